@@ -1,0 +1,35 @@
+# liveroom: the two commands are `make run` and `make test` (see README.md).
+# Everything installs into .venv from pyproject.toml, pinned by constraints.txt.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup run test bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "liveroom needs Python 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install liveroom with its pinned dependencies
+
+run: setup  ## set up, then start the bot on the embedded default (a console room)
+	$(BIN)/liveroom run
+
+test: setup  ## set up, then run the whole test suite
+	$(BIN)/python -m pytest -q
+
+bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.md)
+	$(BIN)/python bench/replay_throughput.py
+
+clean:  ## remove the virtual environment and local state
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,75 @@
+"""The contract between a platform and the runtime.
+
+An adapter turns platform input into `adapters.model` events, hands them to the
+sink the runtime bound, and renders `Reply` objects back. It knows its
+platform and nothing else: no brain, no store, no config file.
+
+Lifecycle: ``run()`` is one coroutine that owns the adapter's connection and
+returns when the source ends (a replayed log is finished, stdin closed) or
+after ``stop()``. A single coroutine per adapter lets the runtime run every
+adapter, the scheduler and the brain in one asyncio loop with ``gather`` and
+cancel them together.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+from typing import Awaitable, Callable, Sequence
+
+from adapters.commands import CommandSpec
+from adapters.model import Event, Reply
+
+__all__ = ["Adapter", "EventSink", "AdapterError"]
+
+EventSink = Callable[[Event], Awaitable[None]]
+
+
+class AdapterError(RuntimeError):
+    """A platform problem the user can fix (bad token, unreadable file); the message says how."""
+
+
+class Adapter(abc.ABC):
+    """Base class of every platform adapter.
+
+    ``name`` is the instance name: events carry it as ``source`` so replies are
+    routed back through the adapter they came from, even when two adapters of
+    the same platform run side by side.
+    """
+
+    platform: str = "abstract"
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or self.platform
+        self._sink: EventSink | None = None
+        self._ids = itertools.count(1)
+
+    def bind(self, sink: EventSink) -> None:
+        """Set where events go. The runtime calls this before ``run()``."""
+        self._sink = sink
+
+    async def emit(self, event: Event) -> None:
+        """Deliver one event to the runtime."""
+        if self._sink is None:
+            raise AdapterError(f"adapter {self.name!r} is not bound to a runtime")
+        await self._sink(event)
+
+    def next_id(self, prefix: str = "m") -> str:
+        """A process-unique message id for platforms that have none of their own."""
+        return f"{self.name}-{prefix}{next(self._ids)}"
+
+    @abc.abstractmethod
+    async def run(self) -> None:
+        """Receive from the platform until the source ends or ``stop()`` is called."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Ask ``run()`` to finish soon; idempotent."""
+
+    @abc.abstractmethod
+    async def send(self, reply: Reply) -> str:
+        """Post a reply; return the platform's id of the sent message."""
+
+    async def register_commands(self, specs: Sequence[CommandSpec]) -> None:
+        """Render the commands natively (slash commands, command menus). Text rooms need nothing."""
+        return None

@@ -1,0 +1,122 @@
+"""Wiring: config + data directory → store, commands, router, adapters, one asyncio loop.
+
+`Runtime` owns what lives for the whole process (the store, the registry, the
+router). `Runtime.serve` runs a set of adapters in one loop until they end or
+the process is asked to stop (SIGINT/SIGTERM), then shuts down in order:
+adapters first, then the store, which commits what is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from adapters.base import Adapter
+from adapters.console import ConsoleAdapter
+from bots.builtin import register_builtin
+from bots.config import Config
+from bots.registry import CommandRegistry
+from bots.router import Router
+from brain.memory import Store
+
+__all__ = ["Runtime", "database_url", "configured_adapters", "NoAdapterError"]
+
+log = logging.getLogger(__name__)
+
+
+class NoAdapterError(RuntimeError):
+    """The configuration enables no adapter, so there is no room to serve."""
+
+
+def database_url(config: Config, data_dir: Path) -> str:
+    """The configured URL, or a SQLite file inside the data directory."""
+    if config.database.url:
+        return config.database.url
+    return f"sqlite:///{(data_dir / 'liveroom.db').resolve()}"
+
+
+def configured_adapters(config: Config) -> list[Adapter]:
+    """The adapters ``config.yaml`` enables, in a stable order."""
+    adapters: list[Adapter] = []
+    console = config.adapters.console
+    if console.enabled:
+        adapters.append(ConsoleAdapter(room=console.room, user=console.user,
+                                       bot_name=config.bot.name, prompt=console.prompt))
+    if not adapters:
+        raise NoAdapterError("no adapter is enabled: set adapters.console.enabled: true "
+                             "in the config file (or enable a platform adapter)")
+    return adapters
+
+
+@dataclass
+class Runtime:
+    """The long-lived parts of a running bot."""
+
+    config: Config
+    data_dir: Path
+    store: Store
+    registry: CommandRegistry
+    router: Router
+
+    @classmethod
+    def build(cls, config: Config, data_dir: Path) -> "Runtime":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(database_url(config, data_dir), flush_interval=config.database.flush_interval,
+                      batch_size=config.database.batch_size)
+        registry = CommandRegistry()
+        register_builtin(registry)
+        router = Router(store=store, registry=registry, roles=config.roles,
+                        max_message_chars=config.limits.max_message_chars, bot_name=config.bot.name)
+        return cls(config, data_dir, store, registry, router)
+
+    async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True) -> None:
+        """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup."""
+        for adapter in adapters:
+            self.router.attach(adapter)
+        specs = self.registry.specs()
+        for adapter in adapters:
+            await adapter.register_commands(specs)
+
+        loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters]
+        stopping = False
+
+        def request_stop() -> None:
+            nonlocal stopping
+            if stopping:  # a second signal: stop waiting for a graceful end
+                for task in tasks:
+                    task.cancel()
+                return
+            stopping = True
+            log.info("stop requested; shutting down adapters")
+            for adapter in adapters:
+                loop.create_task(adapter.stop())
+
+        installed: list[int] = []
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, request_stop)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError):  # not the main thread, or no support
+                    pass
+        try:
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+                if failed:
+                    request_stop()
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    raise failed[0].exception()  # type: ignore[misc]
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await asyncio.to_thread(self.store.flush)
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,262 @@
+"""Configuration: one YAML file, validated at start-up, every error naming its key and line.
+
+``${VAR}`` in any string value is replaced by the environment variable VAR
+(``${VAR:-default}`` gives a default), so secrets live in the environment,
+never in the file. Unknown keys are errors, not silently ignored: a typo in a
+config file should stop the bot, not quietly disable a feature.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.model import Role
+
+__all__ = ["Config", "ConfigError", "load_config", "default_config", "DEFAULT_CONFIG_FILE"]
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BotSection(_Section):
+    name: str = Field("liveroom", min_length=1, max_length=64, description="the bot's display name")
+    command_prefix: str = Field("/", min_length=1, max_length=3)
+
+
+class ConsoleSection(_Section):
+    enabled: bool = True
+    room: str = Field("demo", min_length=1, max_length=64)
+    user: str = Field("you", min_length=1, max_length=64)
+    prompt: bool = True
+
+
+class AdaptersSection(_Section):
+    console: ConsoleSection = ConsoleSection()
+
+
+class ReplaySection(_Section):
+    max_line_bytes: int = Field(65536, ge=256, le=16 * 1024 * 1024)
+    speed: float = Field(1.0, gt=0, le=10000)
+
+
+class DatabaseSection(_Section):
+    url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under the data dir")
+    flush_interval: float = Field(0.5, gt=0, le=1.0)
+    batch_size: int = Field(1000, ge=1, le=50000)
+
+
+class LimitsSection(_Section):
+    max_message_chars: int = Field(2000, ge=16, le=100000)
+
+
+def _qualified(value: str) -> str:
+    platform, sep, ident = value.partition(":")
+    if not sep or not platform or not ident:
+        raise ValueError(f"{value!r} must be 'platform:user_id', e.g. 'telegram:12345'")
+    return value
+
+
+UserKey = Annotated[str, AfterValidator(_qualified)]
+
+
+class RolesSection(_Section):
+    """People given a role by config, as ``platform:user_id`` (``console:alice``, ``telegram:12345``)."""
+
+    hosts: tuple[UserKey, ...] = ()
+    mods: tuple[UserKey, ...] = ()
+
+    def role_of(self, user_key: str) -> Role:
+        if user_key in self.hosts:
+            return Role.HOST
+        if user_key in self.mods:
+            return Role.MOD
+        return Role.VIEWER
+
+
+class LoggingSection(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: str | None = Field("liveroom.log", description="relative to the data dir; null for none")
+
+
+class Config(_Section):
+    """The whole configuration. Every section has defaults: an empty file is a valid config."""
+
+    bot: BotSection = BotSection()
+    adapters: AdaptersSection = AdaptersSection()
+    replay: ReplaySection = ReplaySection()
+    database: DatabaseSection = DatabaseSection()
+    limits: LimitsSection = LimitsSection()
+    roles: RolesSection = RolesSection()
+    logging: LoggingSection = LoggingSection()
+
+
+def default_config() -> Config:
+    return Config()
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key or '(top level)'}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration is not usable; ``problems`` lists each bad key with its line."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# ---- YAML with line numbers ------------------------------------------------------------
+
+Path_ = tuple[Any, ...]
+
+
+def _compose(text: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML and remember the line of every key and list item."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[Path_, int] = {}
+
+        def walk(n: yaml.Node, path: Path_) -> None:
+            if isinstance(n, yaml.MappingNode):
+                for key_node, value_node in n.value:
+                    child = path + (key_node.value,)
+                    lines[child] = key_node.start_mark.line + 1
+                    walk(value_node, child)
+            elif isinstance(n, yaml.SequenceNode):
+                for i, item in enumerate(n.value):
+                    lines[path + (i,)] = item.start_mark.line + 1
+                    walk(item, path + (i,))
+
+        if node is None:
+            return {}, lines
+        walk(node, ())
+        return loader.construct_document(node), lines
+    finally:
+        loader.dispose()
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _substitute(value: Any, path: Path_, file: str, lines: dict[Path_, int],
+                problems: list[ConfigProblem], env: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, path + (k,), file, lines, problems, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, path + (i,), file, lines, problems, env) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(ConfigProblem(file, lines.get(path), _dotted(path),
+                                      f"environment variable {name} is not set "
+                                      f"(set it, or write ${{{name}:-default}})"))
+        return ""
+
+    return _ENV.sub(repl, value)
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _allowed_keys(loc: Path_) -> list[str]:
+    """Field names of the model section that contains ``loc``'s last key."""
+    model: Any = Config
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _problem_from_error(err: dict[str, Any], file: str, lines: dict[Path_, int]) -> ConfigProblem:
+    loc: Path_ = tuple(err["loc"])
+    line = None
+    for cut in range(len(loc), 0, -1):  # the deepest key that exists in the file
+        line = lines.get(loc[:cut])
+        if line:
+            break
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc)
+        message = f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
+    elif err["type"] == "missing":
+        message = "required key is missing"
+    else:
+        value = err.get("input")
+        if value is not None and not isinstance(value, (dict, list)):
+            message += f" (got {value!r})"
+    return ConfigProblem(file, line, _dotted(loc), message)
+
+
+def parse_config(text: str, file: str = DEFAULT_CONFIG_FILE,
+                 env: dict[str, str] | None = None) -> Config:
+    """Validate config text; raises `ConfigError` listing every problem at once."""
+    try:
+        data, lines = _compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(file, line, "", f"not valid YAML: {problem}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(file, 1, "", "the file must be a mapping of sections")])
+    problems: list[ConfigProblem] = []
+    data = _substitute(data, (), file, lines, problems, dict(os.environ) if env is None else env)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problem_from_error(e, file, lines) for e in exc.errors())
+        config = None
+    if problems or config is None:
+        raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
+    return config
+
+
+def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a config file. A missing *default* file means the defaults."""
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_FILE)
+        if not candidate.exists():
+            return default_config()
+        path = candidate
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
+    return parse_config(text, str(path), env)

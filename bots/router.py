@@ -1,0 +1,176 @@
+"""The router: every event's path through the runtime.
+
+record in the store → command? → role check → typed arguments → handler → reply,
+or, for other events, the listeners (the brain's hooks: question answering,
+the audience graph, the stream-content window), each isolated so one failing
+listener neither stops the others nor the room.
+
+Replies go back through the adapter named by the event's ``source``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass, replace
+from typing import Awaitable, Callable, Iterable
+
+from adapters.base import Adapter
+from adapters.commands import ArgumentError, bind_arguments, bind_options
+from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, User
+from bots.config import RolesSection
+from bots.registry import CommandContext, CommandRegistry, HandlerResult
+from brain.memory import Store
+
+__all__ = ["Router", "RouterStats", "Listener"]
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Event, "Router"], Awaitable[HandlerResult]]
+
+
+@dataclass(slots=True)
+class RouterStats:
+    """Counters a replay or a health check reports."""
+
+    events: int = 0
+    commands: int = 0
+    replies: int = 0
+    truncated: int = 0
+    denied: int = 0
+    unknown_commands: int = 0
+    handler_errors: int = 0
+    send_errors: int = 0
+
+
+class Router:
+    """Routes events from adapters to handlers and listeners, and replies back."""
+
+    def __init__(self, *, store: Store, registry: CommandRegistry, roles: RolesSection | None = None,
+                 max_message_chars: int = 2000, bot_name: str = "liveroom") -> None:
+        self.store = store
+        self.registry = registry
+        self.roles = roles or RolesSection()
+        self.max_message_chars = max_message_chars
+        self.bot_name = bot_name
+        self.adapters: dict[str, Adapter] = {}
+        self.listeners: list[Listener] = []
+        self.stats = RouterStats()
+
+    def attach(self, adapter: Adapter) -> None:
+        """Make ``adapter`` a reply route and send its events here."""
+        if adapter.name in self.adapters:
+            raise ValueError(f"two adapters are named {adapter.name!r}")
+        self.adapters[adapter.name] = adapter
+        adapter.bind(self.dispatch)
+
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    # ---- inbound ---------------------------------------------------------------------
+
+    async def dispatch(self, event: Event) -> None:
+        """Handle one event from an adapter. Never raises for bad input."""
+        event = self._normalise(event)
+        self.stats.events += 1
+        self.store.record(event)
+        if isinstance(event, CommandEvent):
+            await self._run_command(event)
+            return
+        for listener in self.listeners:
+            try:
+                result = await listener(event, self)
+            except Exception:  # noqa: BLE001 - one broken listener must not stop the room
+                self.stats.handler_errors += 1
+                log.exception("listener %s failed on event %s", getattr(listener, "__name__", listener),
+                              event.event_id)
+                continue
+            await self._deliver(event, result, default_ephemeral=False)
+
+    def _normalise(self, event: Event) -> Event:
+        """Apply config roles and the message length limit; flag what was changed."""
+        configured = self.roles.role_of(event.author.key)
+        if configured > event.author.role:
+            event = replace(event, author=replace(event.author, role=configured))
+        if isinstance(event, MessageEvent) and len(event.text) > self.max_message_chars:
+            self.stats.truncated += 1
+            event = replace(event, text=event.text[: self.max_message_chars],
+                            flags=event.flags | {"truncated"})
+            if isinstance(event, CommandEvent):
+                event = replace(event, args=event.args[: self.max_message_chars])
+        return event
+
+    async def _run_command(self, event: CommandEvent) -> None:
+        self.stats.commands += 1
+        found = self.registry.lookup(event.command)
+        role = event.author.role
+        if found is None:
+            self.stats.unknown_commands += 1
+            visible = [s.name for s in self.registry.specs(role)]
+            close = difflib.get_close_matches(event.command, visible, n=1)
+            hint = f" Did you mean /{close[0]}?" if close else ""
+            await self._reply_to(event, f"Unknown command /{event.command}.{hint} Type /help for the list.")
+            return
+        spec, handler = found
+        if role < spec.role:
+            self.stats.denied += 1
+            await self._reply_to(event, f"/{spec.name} is for the {spec.role.label}"
+                                        f"{'s' if spec.role is Role.MOD else ''} only.", ephemeral=True)
+            return
+        try:
+            kwargs = (bind_options(spec, event.options) if event.options is not None
+                      else bind_arguments(spec, event.args))
+        except ArgumentError as exc:
+            await self._reply_to(event, f"/{spec.name}: {exc}", ephemeral=True)
+            return
+        context = CommandContext(event=event, role=role, spec=spec, router=self)
+        try:
+            result = await handler(context, **kwargs)
+        except Exception:  # noqa: BLE001 - a failing command answers, it does not crash the bot
+            self.stats.handler_errors += 1
+            log.exception("command /%s failed (event %s)", spec.name, event.event_id)
+            await self._reply_to(event, f"Sorry, /{spec.name} failed on our side; it has been logged.",
+                                 ephemeral=True)
+            return
+        await self._deliver(event, result, default_ephemeral=spec.role > Role.VIEWER)
+
+    # ---- outbound --------------------------------------------------------------------
+
+    async def _reply_to(self, event: Event, text: str, *, ephemeral: bool = False) -> None:
+        await self.send(Reply(room=event.room, text=text, reply_to=event.event_id,
+                              ephemeral=ephemeral, to_user=event.author), source=event.source)
+
+    async def _deliver(self, event: Event, result: HandlerResult, *, default_ephemeral: bool) -> None:
+        for reply in self._as_replies(event, result, default_ephemeral):
+            await self.send(reply, source=event.source)
+
+    @staticmethod
+    def _as_replies(event: Event, result: HandlerResult, ephemeral: bool) -> Iterable[Reply]:
+        if result is None:
+            return ()
+        if isinstance(result, str):
+            return (Reply(room=event.room, text=result, reply_to=event.event_id,
+                          ephemeral=ephemeral, to_user=event.author),)
+        if isinstance(result, Reply):
+            return (result,)
+        return tuple(result)
+
+    async def send(self, reply: Reply, *, source: str) -> str | None:
+        """Send through the adapter named ``source`` and record it; None if sending failed."""
+        adapter = self.adapters.get(source)
+        if adapter is None:
+            self.stats.send_errors += 1
+            log.error("no adapter named %r to send a reply to room %s", source, reply.room.key)
+            return None
+        try:
+            message_id = await adapter.send(reply)
+        except Exception:  # noqa: BLE001 - a platform hiccup loses one reply, not the bot
+            self.stats.send_errors += 1
+            log.exception("adapter %s could not send a reply to %s", source, reply.room.key)
+            return None
+        self.stats.replies += 1
+        self.store.record_reply(reply, message_id=message_id, source=source, bot=self.bot_user(reply))
+        return message_id
+
+    def bot_user(self, reply: Reply) -> User:
+        return User(reply.room.platform, "bot", self.bot_name, Role.VIEWER)

@@ -1,0 +1,310 @@
+"""The store: every event in and every reply out, durably, in one SQL database.
+
+This is the single source of truth later components read from (the audience
+graph, traffic series, moderation, reports). SQLite through SQLAlchemy by
+default; PostgreSQL (or anything SQLAlchemy speaks) by ``database.url``.
+
+Writes never block the event loop and never cost a transaction each: callers
+enqueue rows (a lock-free ``queue.Queue.put``), and one writer thread commits
+them in batches, at the latest ``flush_interval`` seconds after the first row
+of a batch arrived (at most one second by configuration). SQLite runs in WAL
+mode, so readers never wait for the writer and a ``kill -9`` loses at most the
+uncommitted tail, never the database. A failed commit is retried with the same
+rows, so a locked or briefly unavailable database delays rows, never drops them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import sqlalchemy as sa
+
+from adapters.model import CommandEvent, Event, MessageEvent, Reply, User
+from brain.schema import events, migrate
+
+__all__ = ["Store", "StoredEvent", "StoreError"]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written; the message names the database and the cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One row of the event log, as readers get it back."""
+
+    id: int
+    event_id: str
+    room: str
+    platform: str
+    kind: str
+    direction: str
+    user_key: str
+    user_name: str
+    role: str
+    text: str | None
+    command: str | None
+    reply_to: str | None
+    mentions: tuple[str, ...]
+    flags: frozenset[str]
+    ts: float
+
+
+class _Flush:
+    """A marker in the write queue; set once every row queued before it is committed."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable across process kills in WAL mode
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+    return on_connect
+
+
+def _redacted(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL we cannot parse is shown as its scheme only
+        return url.split(":", 1)[0] + ":…"
+
+
+class Store:
+    """Batched, durable event log. Thread-safe for writers; readers use their own connections."""
+
+    def __init__(self, url: str, *, flush_interval: float = 0.5, batch_size: int = 1000,
+                 busy_timeout: float = 5.0) -> None:
+        if not 0 < flush_interval <= 1.0:
+            raise ValueError("flush_interval must be in (0, 1] seconds")
+        self.url = url
+        self.flush_interval = flush_interval
+        self.batch_size = batch_size
+        try:
+            self.engine = sa.create_engine(url, future=True)
+        except Exception as exc:  # noqa: BLE001 - bad URL or missing driver
+            raise StoreError(f"cannot open database {_redacted(url)}: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout * 1000)))
+        try:
+            self.schema_before, self.schema_version = migrate(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open database {_redacted(url)}: {exc.__class__.__name__}: "
+                             f"{getattr(exc, 'orig', exc)}") from exc
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._committed = 0
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
+        self._writer.start()
+
+    # ---- writing ---------------------------------------------------------------------
+
+    def record(self, event: Event) -> None:
+        """Queue an inbound event for the next batch."""
+        author = event.author
+        text = command = reply_to = None
+        mentions: Sequence[str] = ()
+        if isinstance(event, MessageEvent):
+            text, reply_to, mentions = event.text, event.reply_to, event.mentions
+            if isinstance(event, CommandEvent):
+                command = event.command
+        self._put({
+            "event_id": event.event_id,
+            "room": event.room.key,
+            "platform": event.room.platform,
+            "source": event.source,
+            "kind": event.kind,
+            "direction": "in",
+            "user_key": author.key,
+            "user_name": author.name,
+            "role": author.role.label,
+            "text": text,
+            "command": command,
+            "reply_to": reply_to,
+            "mentions": json.dumps(list(mentions), ensure_ascii=False) if mentions else None,
+            "flags": ",".join(sorted(event.flags)) if event.flags else None,
+            "ts": event.ts.timestamp(),
+            "recorded_at": time.time(),
+        })
+
+    def record_reply(self, reply: Reply, *, message_id: str, source: str, bot: User) -> None:
+        """Queue a reply the bot sent (``message_id`` is the platform's id for it)."""
+        now = time.time()
+        self._put({
+            "event_id": message_id,
+            "room": reply.room.key,
+            "platform": reply.room.platform,
+            "source": source,
+            "kind": "reply",
+            "direction": "out",
+            "user_key": bot.key,
+            "user_name": bot.name,
+            "role": bot.role.label,
+            "text": reply.text,
+            "command": None,
+            "reply_to": reply.reply_to,
+            "mentions": None,
+            "flags": "ephemeral" if reply.ephemeral else None,
+            "ts": now,
+            "recorded_at": now,
+        })
+
+    def _put(self, row: dict[str, Any]) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        self._queue.put(row)
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Block until every row queued so far is committed; False on timeout."""
+        if self._closed:
+            return True
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, stop the writer and release the database."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._writer.join(timeout)
+        self.engine.dispose()
+
+    @property
+    def committed(self) -> int:
+        """Rows committed by this process (for progress and benchmarks)."""
+        return self._committed
+
+    def _write_loop(self) -> None:
+        pending: list[dict[str, Any]] = []
+        waiters: list[_Flush] = []
+        deadline: float | None = None
+        stopping = False
+        while True:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                stopping = True
+            elif isinstance(item, _Flush):
+                waiters.append(item)
+            elif item is not None:
+                pending.append(item)
+                if deadline is None:
+                    deadline = time.monotonic() + self.flush_interval
+                # Drain what is already queued without waiting, up to a batch.
+                while len(pending) < self.batch_size:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stopping = True
+                        break
+                    if isinstance(nxt, _Flush):
+                        waiters.append(nxt)
+                        break
+                    pending.append(nxt)
+            due = deadline is not None and time.monotonic() >= deadline
+            if pending and (due or waiters or stopping or len(pending) >= self.batch_size):
+                if self._commit(pending):
+                    pending = []
+                    deadline = None
+                elif not stopping:
+                    deadline = time.monotonic() + min(1.0, self.flush_interval)
+                    continue
+            if not pending:
+                for waiter in waiters:
+                    waiter.done.set()
+                waiters = []
+            if stopping:
+                return
+
+    def _commit(self, rows: list[dict[str, Any]]) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(events.insert(), rows)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("store: could not commit %d rows to %s (%s); will retry",
+                      len(rows), _redacted(self.url), getattr(exc, "orig", exc))
+            return False
+        self._committed += len(rows)
+        return True
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def count(self, *, room: str | None = None, kind: str | None = None) -> int:
+        """Committed rows, optionally for one room key and/or kind."""
+        query = sa.select(sa.func.count()).select_from(events)
+        if room is not None:
+            query = query.where(events.c.room == room)
+        if kind is not None:
+            query = query.where(events.c.kind == kind)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def room_summary(self, room: str) -> dict[str, Any]:
+        """Counts for one room key: events by kind, distinct people, first and last time."""
+        self.flush()
+        inbound = events.c.direction == "in"
+        with self.engine.connect() as conn:
+            by_kind = dict(conn.execute(
+                sa.select(events.c.kind, sa.func.count()).where(events.c.room == room)
+                .group_by(events.c.kind)).all())
+            people, first, last = conn.execute(
+                sa.select(sa.func.count(sa.distinct(events.c.user_key)), sa.func.min(events.c.ts),
+                          sa.func.max(events.c.ts)).where(events.c.room == room, inbound)).one()
+        return {"by_kind": {k: int(v) for k, v in by_kind.items()}, "people": int(people),
+                "first_ts": first, "last_ts": last}
+
+    def iter_events(self, *, room: str | None = None, since: float | None = None,
+                    until: float | None = None, kinds: Sequence[str] | None = None,
+                    user_key: str | None = None, newest_first: bool = False,
+                    limit: int | None = None) -> Iterator[StoredEvent]:
+        """Committed events matching the filters, in time order (or newest first)."""
+        query = sa.select(events)
+        if room is not None:
+            query = query.where(events.c.room == room)
+        if since is not None:
+            query = query.where(events.c.ts >= since)
+        if until is not None:
+            query = query.where(events.c.ts < until)
+        if kinds:
+            query = query.where(events.c.kind.in_(list(kinds)))
+        if user_key is not None:
+            query = query.where(events.c.user_key == user_key)
+        order = (events.c.ts.desc(), events.c.id.desc()) if newest_first else (events.c.ts, events.c.id)
+        query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                yield StoredEvent(
+                    id=row.id, event_id=row.event_id, room=row.room, platform=row.platform,
+                    kind=row.kind, direction=row.direction, user_key=row.user_key,
+                    user_name=row.user_name, role=row.role, text=row.text, command=row.command,
+                    reply_to=row.reply_to,
+                    mentions=tuple(json.loads(row.mentions)) if row.mentions else (),
+                    flags=frozenset(row.flags.split(",")) if row.flags else frozenset(),
+                    ts=row.ts,
+                )

@@ -1,0 +1,165 @@
+"""Routing, role checks and replies, through the real router, registry and store."""
+
+import io
+
+from adapters.commands import CommandSpec, Param
+from adapters.console import ConsoleAdapter
+from adapters.model import CommandEvent, MessageEvent, Role, Room, User
+from bots.app import Runtime
+from bots.config import Config, LimitsSection, RolesSection
+
+ROOM = Room("console", "r")
+
+
+def command(text: str, role: Role = Role.VIEWER, user: str = "u", source: str = "console") -> CommandEvent:
+    name, _, args = text[1:].partition(" ")
+    return CommandEvent(event_id=f"e-{text}", room=ROOM, author=User("console", user, user, role),
+                        text=text, command=name, args=args, source=source)
+
+
+class Collector(ConsoleAdapter):
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, stdin=io.StringIO(), stdout=io.StringIO(), prompt=False)
+        self.sent = []
+
+    async def send(self, reply):
+        self.sent.append(reply)
+        return await super().send(reply)
+
+
+def build(data_dir, **config) -> tuple[Runtime, Collector]:
+    rt = Runtime.build(Config(**config), data_dir)
+    adapter = Collector("console")
+    rt.router.attach(adapter)
+    return rt, adapter
+
+
+async def test_role_checks_follow_the_role_order(data_dir):
+    rt, out = build(data_dir)
+    try:
+        await rt.router.dispatch(command("/status", Role.VIEWER))
+        await rt.router.dispatch(command("/status", Role.MOD))
+        await rt.router.dispatch(command("/status", Role.HOST))
+        await rt.router.dispatch(command("/announce hi", Role.MOD))
+        texts = [r.text for r in out.sent]
+        assert texts[0] == "/status is for the mods only."
+        assert texts[1].startswith("Room console:r") and texts[2].startswith("Room console:r")
+        assert texts[3] == "/announce is for the host only."
+        assert rt.router.stats.denied == 2
+        assert out.sent[1].ephemeral  # mod command answers privately
+    finally:
+        rt.close()
+
+
+async def test_config_roles_raise_a_platform_role(data_dir):
+    rt, out = build(data_dir, roles=RolesSection(hosts=("console:teacher",)))
+    try:
+        await rt.router.dispatch(command("/announce class starts", Role.VIEWER, user="teacher"))
+        assert out.sent[-1].text == "class starts"
+        rt.store.flush()
+        assert next(rt.store.iter_events(kinds=["command"])).role == "host"
+    finally:
+        rt.close()
+
+
+async def test_unknown_command_suggests_the_closest(data_dir):
+    rt, out = build(data_dir)
+    try:
+        await rt.router.dispatch(command("/hlep"))
+        assert out.sent[-1].text == "Unknown command /hlep. Did you mean /help? Type /help for the list."
+        await rt.router.dispatch(command("/zzz"))
+        assert out.sent[-1].text == "Unknown command /zzz. Type /help for the list."
+        assert rt.router.stats.unknown_commands == 2
+    finally:
+        rt.close()
+
+
+async def test_argument_errors_and_failing_handlers_answer_without_crashing(data_dir):
+    rt, out = build(data_dir)
+    spec = CommandSpec("boom", "fails", params=(Param("n", type="int"),))
+
+    async def boom(ctx, n):
+        raise RuntimeError("bug")
+
+    rt.registry.add(spec, boom)
+    try:
+        await rt.router.dispatch(command("/boom x"))
+        assert out.sent[-1].text == "/boom: n must be a int, got 'x'"
+        await rt.router.dispatch(command("/boom 1"))
+        assert out.sent[-1].text == "Sorry, /boom failed on our side; it has been logged."
+        assert rt.router.stats.handler_errors == 1
+        await rt.router.dispatch(command("/help"))  # still serving
+        assert "Commands for you" in out.sent[-1].text
+    finally:
+        rt.close()
+
+
+async def test_oversized_message_is_truncated_flagged_and_stored(data_dir):
+    rt, out = build(data_dir, limits=LimitsSection(max_message_chars=100))
+    seen = []
+
+    async def listener(event, router):
+        seen.append(event)
+        return None
+
+    rt.router.add_listener(listener)
+    try:
+        big = MessageEvent(event_id="big", room=ROOM, author=User("console", "u", "u"),
+                           text="x" * 1_000_000, source="console")
+        await rt.router.dispatch(big)
+        assert len(seen[0].text) == 100 and "truncated" in seen[0].flags
+        rt.store.flush()
+        row = next(rt.store.iter_events())
+        assert len(row.text) == 100 and row.flags == {"truncated"}
+        assert rt.router.stats.truncated == 1
+    finally:
+        rt.close()
+
+
+async def test_a_failing_listener_does_not_stop_the_others(data_dir):
+    rt, out = build(data_dir)
+    calls = []
+
+    async def broken(event, router):
+        raise ValueError("listener bug")
+
+    async def answering(event, router):
+        calls.append(event.event_id)
+        return "an answer"
+
+    rt.router.add_listener(broken)
+    rt.router.add_listener(answering)
+    try:
+        await rt.router.dispatch(MessageEvent(event_id="q", room=ROOM, author=User("console", "u", "u"),
+                                              text="how much?", source="console"))
+        assert calls == ["q"] and out.sent[-1].text == "an answer"
+        assert out.sent[-1].reply_to == "q"
+        assert rt.router.stats.handler_errors == 1
+    finally:
+        rt.close()
+
+
+async def test_replies_go_back_through_the_adapter_the_event_came_from(data_dir):
+    rt, first = build(data_dir)
+    second = Collector("console-2")
+    rt.router.attach(second)
+    try:
+        await rt.router.dispatch(command("/help", source="console-2"))
+        await rt.router.dispatch(command("/help", source="console"))
+        assert len(second.sent) == 1 and len(first.sent) == 1
+        rt.store.flush()
+        replies = list(rt.store.iter_events(kinds=["reply"]))
+        assert [r.direction for r in replies] == ["out", "out"]
+        assert {r.event_id.split("-out")[0] for r in replies} == {"console", "console-2"}
+        assert all(r.reply_to == "e-/help" for r in replies)
+    finally:
+        rt.close()
+
+
+async def test_an_unknown_route_is_counted_not_raised(data_dir):
+    rt, _ = build(data_dir)
+    try:
+        await rt.router.dispatch(command("/help", source="gone"))
+        assert rt.router.stats.send_errors == 1
+    finally:
+        rt.close()

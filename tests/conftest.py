@@ -1,0 +1,102 @@
+"""Suite-wide guards and the in-process room harness.
+
+Like python-telegram-bot's suite, any attempt to reach a non-loopback address
+fails the test: the suite must never depend on the network.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _is_loopback(address: Any) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX paths and socketpairs are local
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a hostname that would need DNS
+
+
+class NetworkAccessError(AssertionError):
+    pass
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network():
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guarded(method):
+        def connect(self, address):  # type: ignore[no-untyped-def]
+            if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+                raise NetworkAccessError(f"test tried to reach the network: {address!r}")
+            return method(self, address)
+        return connect
+
+    socket.socket.connect = guarded(real_connect)  # type: ignore[method-assign]
+    socket.socket.connect_ex = guarded(real_connect_ex)  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def runtime(data_dir: Path):
+    """A real runtime (real SQLite store, real registry and router) in a temp data dir."""
+    from bots.app import Runtime
+    from bots.config import Config
+
+    rt = Runtime.build(Config(), data_dir)
+    yield rt
+    rt.close()
+
+
+class ConsoleRoom:
+    """errbot-style test backend: the real console adapter, driven in-process."""
+
+    def __init__(self, runtime: Any) -> None:
+        from adapters.console import ConsoleAdapter
+
+        self.runtime = runtime
+        self.out = io.StringIO()
+        self.adapter = ConsoleAdapter(room="test", user="viewer1", stdin=io.StringIO(""),
+                                      stdout=self.out, prompt=False)
+        runtime.router.attach(self.adapter)
+
+    async def say(self, line: str) -> str:
+        """Type one line; returns what the room printed in response."""
+        start = self.out.tell()
+        await self.adapter.handle_line(line)
+        self.out.seek(start)
+        printed = self.out.read()
+        self.out.seek(0, io.SEEK_END)
+        return printed
+
+
+@pytest.fixture
+def room(runtime) -> ConsoleRoom:
+    return ConsoleRoom(runtime)
