@@ -38,7 +38,7 @@ def _render_list(context: CommandContext) -> str:
     for spec in specs:
         tag = "" if spec.role is Role.VIEWER else f"  [{spec.role.label}]"
         lines.append(f"  {spec.usage.ljust(width)}  {spec.description}{tag}")
-    lines.append("Ask a question in chat and the bot answers; /help <command> explains one.")
+    lines.append("/help <command> explains one.")
     return "\n".join(lines)
 
 
@@ -73,13 +73,14 @@ def _when(ts: float | None) -> str:
 async def status_command(context: CommandContext) -> str:
     room = context.event.room
     summary = await asyncio.to_thread(context.router.store.room_summary, room.key)
-    kinds = summary["by_kind"]
-    chat = kinds.get("chat", 0) + kinds.get("command", 0)
+    count = summary["by_kind"].get
     return "\n".join([
-        f"Room {room.key}: {chat} chat lines ({kinds.get('command', 0)} commands), "
-        f"{kinds.get('transcript', 0)} transcript lines, {_plural(summary['people'], 'person', 'people')}, "
-        f"{kinds.get('join', 0)} joins, {kinds.get('leave', 0)} leaves, "
-        f"{kinds.get('reply', 0)} bot replies.",
+        f"Room {room.key}: {_plural(summary['people'], 'person', 'people')}; "
+        f"{_plural(count('chat', 0), 'chat message', 'chat messages')}, "
+        f"{_plural(count('command', 0), 'command', 'commands')}, "
+        f"{_plural(count('transcript', 0), 'transcript line', 'transcript lines')}, "
+        f"{_plural(count('join', 0), 'join', 'joins')}, {_plural(count('leave', 0), 'leave', 'leaves')}, "
+        f"{_plural(count('reply', 0), 'bot reply', 'bot replies')}.",
         f"First event {_when(summary['first_ts'])}; last {_when(summary['last_ts'])}.",
     ])
 
