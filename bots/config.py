@@ -83,6 +83,44 @@ class RolesSection(_Section):
         return Role.VIEWER
 
 
+class KnowledgeSection(_Section):
+    """The knowledge base: a folder of documents and product catalogs the host edits."""
+
+    path: str = Field("knowledge", min_length=1, description="folder, relative to the working directory")
+    max_file_mb: float = Field(20, gt=0, le=1024)
+    chunk_chars: int = Field(500, ge=100, le=4000)
+
+
+class RetrievalSection(_Section):
+    embedder: str = Field("minilm", min_length=1,
+                          description="minilm (packaged all-MiniLM-L6-v2), hashing, or a sentence-transformers name/path")
+    top_k: int = Field(5, ge=1, le=50)
+
+
+class AnswersSection(_Section):
+    """How the bot answers viewers' questions in the room."""
+
+    enabled: bool = True
+    min_confidence: float = Field(0.5, ge=0, le=1, description="abstain below this retrieval confidence")
+    max_chars: int = Field(300, ge=60, le=2000)
+    merge_window: float = Field(30, ge=0, le=600, description="seconds in which the same question is one burst")
+    hold: float = Field(1.5, ge=0, le=30, description="seconds to gather a burst before posting its answer")
+    cache_ttl: float = Field(600, ge=0, le=86400)
+
+
+class LLMSection(_Section):
+    """An optional OpenAI-compatible model; without one, answers are extractive."""
+
+    base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1 or http://localhost:11434/v1")
+    model: str | None = None
+    api_key: str = Field("", repr=False)
+    timeout: float = Field(6.0, gt=0, le=120)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
 class LoggingSection(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     file: str | None = Field("liveroom.log", description="relative to the data dir; null for none")
@@ -97,6 +135,10 @@ class Config(_Section):
     database: DatabaseSection = DatabaseSection()
     limits: LimitsSection = LimitsSection()
     roles: RolesSection = RolesSection()
+    knowledge: KnowledgeSection = KnowledgeSection()
+    retrieval: RetrievalSection = RetrievalSection()
+    answers: AnswersSection = AnswersSection()
+    llm: LLMSection = LLMSection()
     logging: LoggingSection = LoggingSection()
 
 

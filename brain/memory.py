@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 import sqlalchemy as sa
 
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, User
-from brain.schema import events, migrate
+from brain.schema import events, migrate, questions
 
 __all__ = ["Store", "StoredEvent", "StoreError"]
 
@@ -125,7 +125,7 @@ class Store:
             text, reply_to, mentions = event.text, event.reply_to, event.mentions
             if isinstance(event, CommandEvent):
                 command = event.command
-        self._put({
+        self._put(events, {
             "event_id": event.event_id,
             "room": event.room.key,
             "platform": event.room.platform,
@@ -147,7 +147,7 @@ class Store:
     def record_reply(self, reply: Reply, *, message_id: str, source: str, bot: User) -> None:
         """Queue a reply the bot sent (``message_id`` is the platform's id for it)."""
         now = time.time()
-        self._put({
+        self._put(events, {
             "event_id": message_id,
             "room": reply.room.key,
             "platform": reply.room.platform,
@@ -166,10 +166,14 @@ class Store:
             "recorded_at": now,
         })
 
-    def _put(self, row: dict[str, Any]) -> None:
+    def record_question(self, row: dict[str, Any]) -> None:
+        """Queue one handled question (columns of ``brain.schema.questions``)."""
+        self._put(questions, row)
+
+    def _put(self, table: sa.Table, row: dict[str, Any]) -> None:
         if self._closed:
             raise StoreError("the store is closed")
-        self._queue.put(row)
+        self._queue.put((table, row))
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Block until every row queued so far is committed; False on timeout."""
@@ -194,7 +198,7 @@ class Store:
         return self._committed
 
     def _write_loop(self) -> None:
-        pending: list[dict[str, Any]] = []
+        pending: list[tuple[sa.Table, dict[str, Any]]] = []
         waiters: list[_Flush] = []
         deadline: float | None = None
         stopping = False
@@ -240,10 +244,14 @@ class Store:
             if stopping:
                 return
 
-    def _commit(self, rows: list[dict[str, Any]]) -> bool:
+    def _commit(self, rows: list[tuple[sa.Table, dict[str, Any]]]) -> bool:
+        by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+        for table, row in rows:
+            by_table.setdefault(table, []).append(row)
         try:
             with self.engine.begin() as conn:
-                conn.execute(events.insert(), rows)
+                for table, table_rows in by_table.items():
+                    conn.execute(table.insert(), table_rows)
         except sa.exc.SQLAlchemyError as exc:
             log.error("store: could not commit %d rows to %s (%s); will retry",
                       len(rows), _redacted(self.url), getattr(exc, "orig", exc))

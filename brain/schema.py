@@ -18,7 +18,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "events", "schema_version", "MIGRATIONS", "migrate", "current_version",
+__all__ = ["metadata", "events", "questions", "schema_version", "MIGRATIONS", "migrate", "current_version",
            "SchemaTooNew"]
 
 metadata = sa.MetaData()
@@ -78,10 +78,54 @@ def _v1_events(conn: sa.Connection) -> None:
     md.create_all(conn)
 
 
+def _question_columns_v2() -> list[sa.Column]:
+    """Every viewer question the brain handled, and what it did: answered, abstained or merged.
+
+    Insert-only: a row is written once its outcome is known. ``sources`` is a
+    JSON list of the cited chunks; ``merged_into`` points at the question of the
+    same burst that carried the answer; ``model`` is ``extractive``,
+    ``llm:<name>`` or ``cache``.
+    """
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("room", sa.String(256), nullable=False),
+        sa.Column("event_id", sa.String(128), nullable=False),
+        sa.Column("user_key", sa.String(256), nullable=False),
+        sa.Column("user_name", sa.String(256), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("lang", sa.String(8), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),  # answered | abstained | merged
+        sa.Column("answer", sa.Text, nullable=True),
+        sa.Column("sources", sa.Text, nullable=True),
+        sa.Column("confidence", sa.Float, nullable=True),
+        sa.Column("latency_ms", sa.Float, nullable=True),
+        sa.Column("model", sa.String(128), nullable=True),
+        sa.Column("merged_into", sa.String(128), nullable=True),
+        sa.Column("ts", sa.Float, nullable=False),
+        sa.Column("answered_at", sa.Float, nullable=False),
+    ]
+
+
+def _question_indexes_v2(table: sa.Table) -> None:
+    sa.Index("ix_questions_room_status", table.c.room, table.c.status, table.c.ts)
+
+
+questions = sa.Table("questions", metadata, *_question_columns_v2())
+_question_indexes_v2(questions)
+
+
+def _v2_questions(conn: sa.Connection) -> None:
+    """Version 2: the questions the brain handled."""
+    md = sa.MetaData()
+    _question_indexes_v2(sa.Table("questions", md, *_question_columns_v2()))
+    md.create_all(conn)
+
+
 Migration = tuple[int, str, Callable[[sa.Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "event log", _v1_events),
+    (2, "questions", _v2_questions),
 )
 
 

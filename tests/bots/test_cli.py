@@ -50,7 +50,8 @@ def test_version(tmp_path):
 def test_check_reports_a_healthy_setup(tmp_path):
     result = invoke("--config", str(ROOT / "config.yaml"), "check", data_dir=tmp_path / "d")
     assert result.exit_code == 0, result.output
-    assert "config" in result.output and "schema version 1" in result.output
+    from brain.schema import MIGRATIONS
+    assert "config" in result.output and f"schema version {len(MIGRATIONS)}" in result.output
     assert "adapters: console" in result.output
 
 

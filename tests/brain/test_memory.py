@@ -86,10 +86,10 @@ def test_migrations_are_recorded_and_idempotent(tmp_path):
 
 def test_migrated_schema_matches_the_declared_tables(store):
     inspector = sa.inspect(store.engine)
-    for table in (schema.events, schema.schema_version):
+    for table in schema.metadata.sorted_tables:
         in_db = {c["name"] for c in inspector.get_columns(table.name)}
         assert in_db == {c.name for c in table.columns}
-    assert {i["name"] for i in inspector.get_indexes("events")} == {i.name for i in schema.events.indexes}
+        assert {i["name"] for i in inspector.get_indexes(table.name)} == {i.name for i in table.indexes}
 
 
 def test_a_newer_database_is_refused(tmp_path):

@@ -1,0 +1,13 @@
+from brain.intents import expand_query
+
+
+def test_commerce_intents_add_catalog_words_in_the_same_language():
+    assert expand_query("how much is the course?", "en") == "price is the course?"
+    assert expand_query("这个多少钱", "zh") == "这个 价格 价"
+    assert expand_query("do you ship to Canada?", "en") == "do you shipping to Canada?"
+    assert "退款" in expand_query("能退款吗", "zh")
+
+
+def test_other_questions_are_unchanged():
+    assert expand_query("can I use frozen fruit?", "en") == "can I use frozen fruit?"
+    assert expand_query("能用冷冻水果吗", "zh") == "能用冷冻水果吗"
