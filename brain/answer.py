@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
+
 from brain.facts import unsupported_facts
 from brain.intents import expand_query
 from brain.knowledge.products import format_price
@@ -134,7 +136,7 @@ def _clip(text: str, limit: int) -> str:
 class Answerer:
     """Retrieval → extractive or LLM answer → fact check → answer or abstain."""
 
-    def __init__(self, search: Callable[[str, int], Sequence[SearchHit]], *,
+    def __init__(self, search: Callable[..., Sequence[SearchHit]], *,
                  idf: Callable[[str], float] | None = None, llm: LLMClient | None = None,
                  min_confidence: float = 0.5, max_chars: int = 300, top_k: int = 5,
                  llm_sources: int = 3) -> None:
@@ -148,9 +150,17 @@ class Answerer:
 
     # ---- the parts -------------------------------------------------------------------
 
-    def retrieve(self, question: str, lang: str | None = None) -> list[SearchHit]:
-        """Top hits for the question, with live-commerce words added (`brain.intents`)."""
-        return list(self.search(expand_query(question, lang or language_of(question)), self.top_k))
+    def search_text(self, question: str, lang: str | None = None) -> str:
+        """What is searched for: the question with live-commerce words (`brain.intents`)."""
+        return expand_query(question, lang or language_of(question))
+
+    def retrieve(self, question: str, lang: str | None = None,
+                 query_vector: np.ndarray | None = None) -> list[SearchHit]:
+        """Top hits for the question; ``query_vector`` is the embedding of `search_text` if known."""
+        text = self.search_text(question, lang)
+        if query_vector is None:
+            return list(self.search(text, self.top_k))
+        return list(self.search(text, self.top_k, query_vector=query_vector))
 
     def decide(self, question: str, hits: Sequence[SearchHit], lang: str | None = None) -> Answer:
         """The extractive answer or an abstention; pure CPU, safe to run in a worker thread."""

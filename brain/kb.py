@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
 from brain.knowledge import IngestOptions, IngestReport, ingest
 from brain.retrieval.embedders import Embedder
 from brain.retrieval.indexer import KnowledgeIndex
@@ -103,8 +105,8 @@ class KnowledgeBase:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def search(self, query: str, k: int = 5) -> list[SearchHit]:
-        return self.index.retriever.search(query, k=k)
+    def search(self, query: str, k: int = 5, query_vector: np.ndarray | None = None) -> list[SearchHit]:
+        return self.index.retriever.search(query, k=k, query_vector=query_vector)
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self.index.lexical.get(chunk_id)

@@ -93,11 +93,14 @@ class HybridRetriever:
 
     # -- search ----------------------------------------------------------
     def search(self, query: str, k: int = 10, mode: Mode = "hybrid",
-               where: Mapping[str, Any] | None = None) -> list[SearchHit]:
+               where: Mapping[str, Any] | None = None,
+               query_vector: np.ndarray | None = None) -> list[SearchHit]:
         """Top-k hits; ``SearchHit.score`` is the calibrated confidence in [0, 1].
 
         ``where`` is a Chroma-style equality filter; BM25 candidates are
         filtered with the same simple ``{field: value}`` / ``$and`` semantics.
+        ``query_vector`` is the query's embedding when the caller already has
+        it (the answerer embeds a burst of questions in one batch).
         """
         if k <= 0 or not query.strip():
             return []
@@ -130,7 +133,7 @@ class HybridRetriever:
 
         dense: dict[str, float] = {}
         if w > 0.0 and self.embedder is not None and self.vector is not None:
-            qvec = self.embedder.embed([query])[0]
+            qvec = query_vector if query_vector is not None else self.embedder.embed([query])[0]
             for c, sim in self.vector.query(qvec, pool, where=where):
                 chunks.setdefault(c.id, c)
                 dense[c.id] = sim
