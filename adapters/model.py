@@ -162,7 +162,8 @@ class Reply:
 
     ``ephemeral`` asks the platform to show it only to the person who asked
     (Discord ephemeral responses, a Telegram DM); platforms that cannot do so
-    post it normally.
+    post it normally. ``mentions`` are the people the text addresses as
+    ``@name``, for platforms that turn mentions into notifications by id.
     """
 
     room: Room
@@ -170,3 +171,4 @@ class Reply:
     reply_to: str | None = None
     ephemeral: bool = False
     to_user: User | None = None
+    mentions: tuple[User, ...] = ()

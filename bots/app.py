@@ -17,6 +17,8 @@ from typing import Sequence
 
 from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
+from bots.answering import Answering
+from bots.brain_host import BrainHost
 from bots.builtin import register_builtin
 from bots.config import Config
 from bots.registry import CommandRegistry
@@ -61,6 +63,8 @@ class Runtime:
     store: Store
     registry: CommandRegistry
     router: Router
+    brain: BrainHost
+    answering: Answering | None
 
     @classmethod
     def build(cls, config: Config, data_dir: Path) -> "Runtime":
@@ -71,7 +75,12 @@ class Runtime:
         register_builtin(registry)
         router = Router(store=store, registry=registry, roles=config.roles,
                         max_message_chars=config.limits.max_message_chars, bot_name=config.bot.name)
-        return cls(config, data_dir, store, registry, router)
+        brain = BrainHost(config, data_dir)
+        answering = None
+        if config.answers.enabled:
+            answering = Answering(brain, store, config.answers, bot_name=config.bot.name)
+            answering.attach(router, registry)
+        return cls(config, data_dir, store, registry, router, brain, answering)
 
     async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True) -> None:
         """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup."""
@@ -81,6 +90,8 @@ class Runtime:
         for adapter in adapters:
             await adapter.register_commands(specs)
 
+        if self.answering is not None:
+            self.brain.start()  # load the knowledge base while the room warms up
         loop = asyncio.get_running_loop()
         tasks = [asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters]
         stopping = False
@@ -116,7 +127,11 @@ class Runtime:
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            if self.answering is not None:
+                await self.answering.drain()
+            await self.brain.aclose()
             await asyncio.to_thread(self.store.flush)
 
     def close(self) -> None:
+        self.brain.shutdown()
         self.store.close()

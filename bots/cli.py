@@ -169,6 +169,8 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
     click.echo(f"replayed {report['messages']} events in {report['seconds']:.2f} s "
                f"({report['msgs_per_s']:.0f}/s); {report['replies']} bot replies; "
                f"{report['bad_lines']} bad lines; {report['truncated']} truncated")
+    click.echo(f"questions {report['questions']}: {report['answers']} answered, {report['abstained']} "
+               f"passed to the host, {report['merged']} merged into bursts")
     for bad in adapter.stats.bad_line_samples[:10]:
         click.echo(f"  line {bad.lineno}: {bad.reason}", err=True)
     if adapter.stats.bad_lines > 10:
@@ -189,6 +191,8 @@ def _replay_report(adapter: Any, runtime: "Runtime", elapsed: float) -> dict[str
         "truncated": router.truncated,
         "committed": runtime.store.committed,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **(runtime.answering.stats.as_dict() if runtime.answering is not None
+           else {"questions": 0, "answers": 0, "abstained": 0, "merged": 0}),
     }
 
 
@@ -233,7 +237,10 @@ def main(argv: list[str] | None = None) -> None:
     except PackageConflict as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Offline by default (weights come from packages), and quiet: the room is the UI.
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+                        ("TRANSFORMERS_VERBOSITY", "error"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(name, value)
     cli.main(args=argv, prog_name="liveroom")
 
 

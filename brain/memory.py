@@ -285,6 +285,23 @@ class Store:
         return {"by_kind": {k: int(v) for k, v in by_kind.items()}, "people": int(people),
                 "first_ts": first, "last_ts": last}
 
+    def iter_questions(self, *, room: str | None = None, statuses: Sequence[str] | None = None,
+                       since: float | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Handled questions, newest first, as plain dicts (columns of ``brain.schema.questions``)."""
+        self.flush()
+        query = sa.select(questions)
+        if room is not None:
+            query = query.where(questions.c.room == room)
+        if statuses:
+            query = query.where(questions.c.status.in_(list(statuses)))
+        if since is not None:
+            query = query.where(questions.c.ts >= since)
+        query = query.order_by(questions.c.ts.desc(), questions.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
     def iter_events(self, *, room: str | None = None, since: float | None = None,
                     until: float | None = None, kinds: Sequence[str] | None = None,
                     user_key: str | None = None, newest_first: bool = False,

@@ -64,37 +64,66 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
-@pytest.fixture
-def runtime(data_dir: Path):
-    """A real runtime (real SQLite store, real registry and router) in a temp data dir."""
-    from bots.app import Runtime
+def make_config(**sections: Any):
+    """A test config: the shipped knowledge folder, the fast hashing embedder, no hold before
+    posting answers. Pass sections to override, e.g. ``answers={"enabled": False}``."""
     from bots.config import Config
 
-    rt = Runtime.build(Config(), data_dir)
+    data: dict[str, Any] = {
+        "knowledge": {"path": str(ROOT / "knowledge")},
+        "retrieval": {"embedder": "hashing"},
+        "answers": {"hold": 0.0},
+    }
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    return Config.model_validate(data)
+
+
+@pytest.fixture
+async def runtime(data_dir: Path):
+    """A real runtime (real SQLite store, registry, router, brain) in a temp data dir."""
+    from bots.app import Runtime
+
+    rt = Runtime.build(make_config(), data_dir)
     yield rt
+    if rt.answering is not None:
+        await rt.answering.drain()
+    await rt.brain.aclose()
     rt.close()
 
 
 class ConsoleRoom:
     """errbot-style test backend: the real console adapter, driven in-process."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Any, name: str = "console") -> None:
         from adapters.console import ConsoleAdapter
 
         self.runtime = runtime
         self.out = io.StringIO()
-        self.adapter = ConsoleAdapter(room="test", user="viewer1", stdin=io.StringIO(""),
+        self.adapter = ConsoleAdapter(room="test", user="viewer1", name=name, stdin=io.StringIO(""),
                                       stdout=self.out, prompt=False)
         runtime.router.attach(self.adapter)
 
-    async def say(self, line: str) -> str:
-        """Type one line; returns what the room printed in response."""
+    async def as_user(self, name: str, role: str = "viewer") -> None:
+        await self.adapter.handle_line(f"/as {role} {name}")
+
+    async def say(self, line: str, *, settle: bool = False) -> str:
+        """Type one line; returns what the room printed in response.
+
+        With ``settle``, also waits until the bot answered every queued question.
+        """
         start = self.out.tell()
         await self.adapter.handle_line(line)
+        if settle:
+            await self.settle()
         self.out.seek(start)
         printed = self.out.read()
         self.out.seek(0, io.SEEK_END)
         return printed
+
+    async def settle(self) -> None:
+        if self.runtime.answering is not None:
+            await self.runtime.answering.drain()
 
 
 @pytest.fixture

@@ -19,6 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "knowledge" / "samples" / "room.jsonl"
 
 
+@pytest.fixture(autouse=True)
+def test_config(tmp_path, monkeypatch) -> Path:
+    """Run every CLI test with the fast test config, from a folder of its own."""
+    path = tmp_path / "config.yaml"
+    path.write_text(f"knowledge:\n  path: {ROOT / 'knowledge'}\nretrieval:\n  embedder: hashing\n"
+                    "answers:\n  hold: 0\n")
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
 def invoke(*args: str, data_dir: Path, input: str | None = None):
     return CliRunner().invoke(cli, ["--data-dir", str(data_dir), *args], input=input,
                               catch_exceptions=False)
@@ -48,7 +58,7 @@ def test_version(tmp_path):
 
 
 def test_check_reports_a_healthy_setup(tmp_path):
-    result = invoke("--config", str(ROOT / "config.yaml"), "check", data_dir=tmp_path / "d")
+    result = invoke("check", data_dir=tmp_path / "d")
     assert result.exit_code == 0, result.output
     from brain.schema import MIGRATIONS
     assert "config" in result.output and f"schema version {len(MIGRATIONS)}" in result.output
@@ -74,7 +84,7 @@ def test_replay_json_counts_messages_and_bad_lines(tmp_path):
     log = write_log(tmp_path / "chat.jsonl", 300, bad_every=100)
     result = invoke("replay", str(log), "--fast", "--json", data_dir=tmp_path / "d")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert {"messages", "seconds", "msgs_per_s", "bad_lines"} <= set(report)
     assert report["messages"] == 297 and report["bad_lines"] == 3
     assert report["bad_line_numbers"] == [1, 101, 201]
@@ -109,7 +119,9 @@ def test_this_environment_has_no_conflict():
 
 def liveroom(*args: str, data_dir: Path, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "LIVEROOM_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "bots.cli", *args], cwd=ROOT, env=env, **kwargs)
+    config = data_dir.parent / "config.yaml"
+    return subprocess.Popen([sys.executable, "-m", "bots.cli", "--config", str(config), *args], cwd=ROOT,
+                            env=env, **kwargs)
 
 
 @pytest.mark.integration
@@ -151,7 +163,7 @@ def test_kill_9_during_fast_replay_keeps_what_was_committed(tmp_path):
 @pytest.mark.integration
 def test_sigterm_stops_the_console_bot_gracefully(tmp_path):
     data = tmp_path / "d"
-    proc = liveroom("--config", str(ROOT / "config.yaml"), "run", data_dir=data,
+    proc = liveroom("run", data_dir=data,
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         proc.stdin.write("hello from a viewer\n/help\n")

@@ -28,7 +28,7 @@ class Collector(ConsoleAdapter):
 
 
 def build(data_dir, **config) -> tuple[Runtime, Collector]:
-    rt = Runtime.build(Config(**config), data_dir)
+    rt = Runtime.build(Config(answers={"enabled": False}, **config), data_dir)
     adapter = Collector("console")
     rt.router.attach(adapter)
     return rt, adapter

@@ -1,0 +1,433 @@
+"""Viewer questions in the room → one answer per burst, posted without stalling the room.
+
+The listener only detects questions (microseconds) and queues them; routing
+goes on. A worker task takes the queue in batches:
+
+1. on the brain thread, embed the batch's search texts in one call (languages
+   the embedder reads; Chinese is matched lexically);
+2. on the loop, put each question in a burst (`brain.bursts.BurstTracker`):
+   a question that joins an open burst is *merged* and costs nothing more;
+3. for each new burst: a cached answer (`AnswerCache`), or retrieval and the
+   extractive decision on the brain thread, then the LLM if one is configured;
+4. the burst's answer is posted ``hold`` seconds after its first question,
+   mentioning everyone who asked meanwhile; people who ask the same later in
+   the window get one follow-up, not one message each.
+
+Every question is recorded in the store with its outcome (answered, abstained,
+merged), its sources, confidence, latency and model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from adapters.commands import CommandSpec, Param
+from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, TranscriptEvent, User
+from bots.brain_host import BrainHost, BrainUnavailable
+from bots.config import AnswersSection
+from bots.registry import CommandContext, CommandRegistry
+from brain.answer import Answer
+from brain.bursts import AnswerCache, Burst, BurstTracker, similarity_terms, text_overlap
+from brain.questions import Question, detect_question, language_of
+from brain.retrieval.types import SearchHit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bots.router import Router
+    from brain.memory import Store
+
+__all__ = ["Answering", "AnsweringStats", "ASK", "KB", "UNANSWERED"]
+
+log = logging.getLogger(__name__)
+
+_BATCH = 64
+#: Late askers of an already answered burst get at most one follow-up per this many seconds.
+_FOLLOWUP_MIN_DELAY = 10.0
+
+ASK = CommandSpec("ask", "Ask the bot a question about the course or the products",
+                  params=(Param("question", description="your question", rest=True),))
+KB = CommandSpec("kb", "Reload the knowledge base after editing it, or show its status",
+                 params=(Param("action", choices=("reload", "status"), description="reload or status"),),
+                 role=Role.HOST)
+UNANSWERED = CommandSpec("unanswered", "Questions the bot could not answer, grouped, most asked first",
+                         params=(Param("limit", type="int", required=False, default=10,
+                                       description="how many groups"),),
+                         role=Role.HOST)
+
+
+@dataclass(slots=True)
+class AnsweringStats:
+    """Counters for replays and health checks. questions = answers + abstained + merged."""
+
+    questions: int = 0
+    answers: int = 0
+    abstained: int = 0
+    merged: int = 0
+    cached: int = 0
+    followups: int = 0
+    llm_fallbacks: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass
+class _BurstState:
+    """What the room has been told about one burst."""
+
+    lead: MessageEvent
+    question: Question
+    answer: Answer | None = None
+    posted: bool = False
+    askers: list[MessageEvent] = field(default_factory=list)  # merged before the post
+    late: list[MessageEvent] = field(default_factory=list)  # merged after the post
+    timer: asyncio.Task[None] | None = None
+    followup: asyncio.Task[None] | None = None
+
+
+def _is_viewer_chat(event: Event) -> bool:
+    return (type(event) is MessageEvent and event.author.role < Role.HOST)
+
+
+class Answering:
+    """The room-facing question pipeline and its commands."""
+
+    def __init__(self, brain: BrainHost, store: "Store", settings: AnswersSection, *,
+                 bot_name: str = "liveroom") -> None:
+        self.brain = brain
+        self.store = store
+        self.settings = settings
+        self.bot_name = bot_name
+        self.stats = AnsweringStats()
+        self.tracker: BurstTracker[_BurstState] = BurstTracker(window=settings.merge_window)
+        self.cache: AnswerCache[Answer] = AnswerCache(ttl=settings.cache_ttl)
+        self._queue: asyncio.Queue[tuple[MessageEvent, Question]] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._router: Router | None = None
+        self._pending_posts: set[asyncio.Task[None]] = set()
+        self._post_now: asyncio.Event | None = None  # set by drain(): stop holding, post
+        self._busy = 0
+
+    # ---- wiring ----------------------------------------------------------------------
+
+    def attach(self, router: "Router", registry: CommandRegistry) -> None:
+        self._router = router
+        router.add_listener(self.on_event)
+        registry.add(ASK, self._ask_command)
+        registry.add(KB, self._kb_command)
+        registry.add(UNANSWERED, self._unanswered_command)
+
+    async def on_event(self, event: Event, router: "Router") -> None:
+        """The listener: detect, queue, return. Never waits for an answer."""
+        if not self.settings.enabled or not _is_viewer_chat(event):
+            return None
+        assert isinstance(event, MessageEvent)
+        question = detect_question(event.text, bot_names=(self.bot_name,))
+        if question is None:
+            return None
+        self.stats.questions += 1
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        self._queue.put_nowait((event, question))
+        if self._worker is None or self._worker.done():
+            self.brain.start()
+            self._worker = asyncio.create_task(self._work(), name="answering")
+        return None
+
+    # ---- the worker ------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        try:
+            await self.brain.ready()
+        except BrainUnavailable as exc:
+            log.error("answering is off: %s", exc)
+            while not self._queue.empty():  # still record the questions, as unanswered
+                event, question = self._queue.get_nowait()
+                self._record(event, question, None, "abstained", note=str(exc))
+                self.stats.errors += 1
+            return
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while len(batch) < _BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            self._busy += 1
+            try:
+                await self._handle_batch(batch)
+            except Exception:  # noqa: BLE001 - a bad batch must not end answering for the stream
+                self.stats.errors += len(batch)
+                log.exception("answering failed on a batch of %d questions", len(batch))
+            finally:
+                self._busy -= 1
+
+    async def _handle_batch(self, batch: list[tuple[MessageEvent, Question]]) -> None:
+        answerer = self.brain.answerer
+        assert answerer is not None
+        texts = [answerer.search_text(q.text, q.lang) for _, q in batch]
+        vectors = await self.brain.run(self._embed, texts, [q.lang for _, q in batch])
+        fresh: list[tuple[Burst[_BurstState], str, np.ndarray | None]] = []
+        for (event, question), text, vector in zip(batch, texts, vectors):
+            burst, new = self.tracker.observe(event.room.key, event.event_id, event.author.name, vector,
+                                              similarity_terms(question.text), event.ts.timestamp())
+            if not new:
+                self._merge(burst, event)
+                continue
+            burst.payload = _BurstState(lead=event, question=question)
+            cached = self.cache.get(text, vector, time.monotonic())
+            if cached is not None:
+                self.stats.cached += 1
+                burst.payload.answer = replace(cached, question=question.text, model="cache", latency_ms=0.0)
+                self._schedule_post(burst)
+            else:
+                fresh.append((burst, text, vector))
+        if not fresh:
+            return
+        decided = await self.brain.run(self._decide, [(b.payload.question, v) for b, _, v in fresh])  # type: ignore[union-attr]
+        for (burst, text, vector), (answer, hits) in zip(fresh, decided):
+            state = burst.payload
+            assert state is not None
+            if answerer.llm is not None and not answer.abstained:
+                answer = await answerer.with_llm(state.question.text, hits, answer)
+                if answer.notes:
+                    self.stats.llm_fallbacks += 1
+            state.answer = answer
+            if not answer.abstained:
+                self.cache.put(text, vector, answer, time.monotonic())
+            self._schedule_post(burst)
+
+    def _embed(self, texts: list[str], langs: list[str]) -> list[np.ndarray | None]:
+        """Brain thread: one embedding call for the languages the model reads."""
+        readable = self.brain.dense_languages
+        wanted = [i for i, lang in enumerate(langs) if readable is None or lang in readable]
+        out: list[np.ndarray | None] = [None] * len(texts)
+        if wanted and self.brain.embedder is not None:
+            matrix = self.brain.embedder.embed([texts[i] for i in wanted])
+            for row, i in enumerate(wanted):
+                out[i] = matrix[row]
+        return out
+
+    def _decide(self, items: list[tuple[Question, np.ndarray | None]]) -> list[tuple[Answer, list[SearchHit]]]:
+        """Brain thread: retrieval and the extractive decision for each new burst."""
+        answerer = self.brain.answerer
+        assert answerer is not None
+        results = []
+        for question, vector in items:
+            started = time.perf_counter()
+            hits = answerer.retrieve(question.text, question.lang, query_vector=vector)
+            answer = answerer.decide(question.text, hits, question.lang)
+            results.append((replace(answer, latency_ms=(time.perf_counter() - started) * 1000), hits))
+        return results
+
+    # ---- posting ---------------------------------------------------------------------
+
+    def _merge(self, burst: Burst[_BurstState], event: MessageEvent) -> None:
+        self.stats.merged += 1
+        state = burst.payload
+        if state is None:
+            return
+        if not state.posted:
+            state.askers.append(event)
+            return
+        state.late.append(event)
+        if state.followup is None or state.followup.done():
+            delay = max(self.settings.hold, _FOLLOWUP_MIN_DELAY)
+            state.followup = self._spawn(self._post_followup(burst, delay))
+
+    def _schedule_post(self, burst: Burst[_BurstState]) -> None:
+        state = burst.payload
+        assert state is not None
+        state.timer = self._spawn(self._post_after(burst, self.settings.hold))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._pending_posts.add(task)
+        task.add_done_callback(self._pending_posts.discard)
+        return task
+
+    async def _hold(self, seconds: float) -> None:
+        """Wait ``seconds`` (a burst gathering askers) unless a drain asks to post now."""
+        if self._post_now is None:
+            self._post_now = asyncio.Event()
+        if seconds <= 0 or self._post_now.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._post_now.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _post_after(self, burst: Burst[_BurstState], delay: float) -> None:
+        await self._hold(delay)
+        await self._post(burst)
+
+    async def _post(self, burst: Burst[_BurstState]) -> None:
+        state = burst.payload
+        if state is None or state.posted or state.answer is None:
+            return
+        state.posted = True
+        answer = state.answer
+        if answer.abstained:
+            self.stats.abstained += 1
+        else:
+            self.stats.answers += 1
+        others = [e for e in state.askers if e.author.key != state.lead.author.key]
+        await self._send(state.lead, answer, others)
+        self._record(state.lead, state.question, answer, "abstained" if answer.abstained else "answered")
+        for event in state.askers:
+            self._record(event, None, answer, "merged", merged_into=state.lead.event_id)
+        state.askers.clear()
+
+    async def _post_followup(self, burst: Burst[_BurstState], delay: float) -> None:
+        await self._hold(delay)
+        state = burst.payload
+        if state is None or state.answer is None or not state.late:
+            return
+        late, state.late = state.late, []
+        self.stats.followups += 1
+        await self._send(late[0], state.answer, late[1:], reply_to=late[0].event_id)
+        for event in late:
+            self._record(event, None, state.answer, "merged", merged_into=state.lead.event_id)
+
+    async def _send(self, lead: MessageEvent, answer: Answer, others: list[MessageEvent],
+                    reply_to: str | None = None) -> None:
+        assert self._router is not None
+        people: list[User] = []
+        for e in others:
+            if e.author not in people and e.author.key != lead.author.key:
+                people.append(e.author)
+        prefix = " ".join(f"@{u.name}" for u in people)
+        text = f"{prefix} {answer.render()}" if prefix else answer.render()
+        await self._router.send(Reply(room=lead.room, text=text, reply_to=reply_to or lead.event_id,
+                                      to_user=lead.author, mentions=tuple(people)), source=lead.source)
+
+    async def drain(self, timeout: float = 120.0) -> None:
+        """Answer everything queued and post everything pending now (end of a replay, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            queued = self._queue is not None and not self._queue.empty()
+            if self._worker is not None and self._worker.done():
+                break
+            if not queued and not self._busy:
+                break
+            await asyncio.sleep(0.01)
+        if self._post_now is None:
+            self._post_now = asyncio.Event()
+        self._post_now.set()
+        while self._pending_posts:
+            await asyncio.gather(*list(self._pending_posts), return_exceptions=True)
+        self._post_now.clear()
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+
+    # ---- recording -------------------------------------------------------------------
+
+    def _record(self, event: MessageEvent, question: Question | None, answer: Answer | None, status: str,
+                *, merged_into: str | None = None, note: str | None = None) -> None:
+        text = question.text if question is not None else event.text
+        self.store.record_question({
+            "room": event.room.key,
+            "event_id": event.event_id,
+            "user_key": event.author.key,
+            "user_name": event.author.name,
+            "text": text,
+            "lang": question.lang if question is not None else language_of(text),
+            "status": status,
+            "answer": answer.render() if answer is not None and status != "merged" else note,
+            "sources": json.dumps([{"chunk_id": c.chunk_id, "source": c.source, "title": c.title}
+                                   for c in answer.citations], ensure_ascii=False) if answer else None,
+            "confidence": answer.confidence if answer else None,
+            "latency_ms": answer.latency_ms if answer else None,
+            "model": answer.model if answer else None,
+            "merged_into": merged_into,
+            "ts": event.ts.timestamp(),
+            "answered_at": time.time(),
+        })
+
+    # ---- commands --------------------------------------------------------------------
+
+    async def ask(self, event: MessageEvent, text: str) -> Answer:
+        """Answer one question now, bypassing burst merging (``/ask``, ``liveroom ask``)."""
+        await self.brain.ready()
+        answerer = self.brain.answerer
+        assert answerer is not None
+        question = detect_question(text) or Question(text, language_of(text), "command")
+        self.stats.questions += 1
+        cached = self.cache.get(answerer.search_text(text, question.lang), None, time.monotonic())
+        if cached is not None:
+            answer = replace(cached, question=text, model="cache", latency_ms=0.0)
+            self.stats.cached += 1
+        else:
+            [(answer, hits)] = await self.brain.run(self._decide, [(question, None)])
+            if answerer.llm is not None and not answer.abstained:
+                answer = await answerer.with_llm(text, hits, answer)
+            if not answer.abstained:
+                self.cache.put(answerer.search_text(text, question.lang), None, answer, time.monotonic())
+        if answer.abstained:
+            self.stats.abstained += 1
+        else:
+            self.stats.answers += 1
+        self._record(event, question, answer, "abstained" if answer.abstained else "answered")
+        return answer
+
+    async def _ask_command(self, context: CommandContext, question: str) -> str:
+        try:
+            answer = await self.ask(context.event, question)
+        except BrainUnavailable as exc:
+            return f"I can't look that up right now ({exc}). I'll pass it to the host."
+        return answer.render()
+
+    async def _kb_command(self, context: CommandContext, action: str) -> str:
+        try:
+            await self.brain.ready()
+            if action == "reload":
+                summary = await self.brain.run(self.brain.reload)
+                if summary.changed:
+                    self.cache.clear()
+                return "\n".join(summary.lines())
+        except BrainUnavailable as exc:
+            return str(exc)
+        except FileNotFoundError as exc:
+            return f"cannot reload: {exc}"
+        kb = self.brain.kb
+        assert kb is not None
+        return (f"knowledge base {kb.root}: {len(kb)} chunks, version {kb.version}; "
+                f"answer cache {self.cache.stats()}")
+
+    async def _unanswered_command(self, context: CommandContext, limit: int = 10) -> str:
+        rows = await asyncio.to_thread(self.store.iter_questions, room=context.event.room.key,
+                                       statuses=("abstained", "merged"), limit=2000)
+        leads = {r["event_id"]: r for r in rows if r["status"] == "abstained"}
+        groups: list[dict[str, Any]] = []
+        for row in sorted(leads.values(), key=lambda r: r["ts"]):
+            terms = similarity_terms(row["text"])
+            for group in groups:
+                if text_overlap(terms, group["terms"]) >= 0.5:
+                    break
+            else:
+                group = {"terms": terms, "text": row["text"], "askers": [], "last": 0.0}
+                groups.append(group)
+            group["askers"].append(row["user_name"])
+            group["last"] = max(group["last"], row["ts"])
+            group.setdefault("leads", set()).add(row["event_id"])
+        for row in rows:
+            if row["status"] == "merged" and row["merged_into"] in leads:
+                for group in groups:
+                    if row["merged_into"] in group.get("leads", ()):
+                        group["askers"].append(row["user_name"])
+        if not groups:
+            return "No unanswered questions in this room."
+        groups.sort(key=lambda g: (-len(g["askers"]), -g["last"]))
+        lines = [f"Unanswered questions ({len(groups)} groups):"]
+        for g in groups[: max(1, limit)]:
+            people = ", ".join(dict.fromkeys(g["askers"]))
+            lines.append(f"  {len(g['askers'])}× {g['text']}  ({people})")
+        return "\n".join(lines)
