@@ -55,10 +55,13 @@ class BrainHost:
 
     # ---- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Begin loading the model and the knowledge base in the background (idempotent)."""
+    def start(self, progress: Callable[[int], None] | None = None) -> None:
+        """Begin loading the model and the knowledge base in the background (idempotent).
+
+        ``progress`` is told how many chunks each embedding batch indexed.
+        """
         if self._loaded is None:
-            self._loaded = self._executor.submit(self._load)
+            self._loaded = self._executor.submit(self._load, progress)
 
     async def ready(self) -> IngestSummary:
         """Wait for the knowledge base; raises `BrainUnavailable` if it could not load."""
@@ -71,13 +74,13 @@ class BrainHost:
         except Exception as exc:  # noqa: BLE001 - any load failure is reported the same way
             raise BrainUnavailable(f"the knowledge base could not be loaded: {exc}") from exc
 
-    def load_now(self) -> IngestSummary:
+    def load_now(self, progress: Callable[[int], None] | None = None) -> IngestSummary:
         """Load synchronously (CLI commands that need the brain before anything else)."""
-        self.start()
+        self.start(progress)
         assert self._loaded is not None
         return self._loaded.result()
 
-    def _load(self) -> IngestSummary:
+    def _load(self, progress: Callable[[int], None] | None = None) -> IngestSummary:
         cfg = self.config
         if not self.knowledge_root.is_dir():
             raise BrainUnavailable(f"knowledge folder {self.knowledge_root} does not exist "
@@ -87,12 +90,15 @@ class BrainHost:
                                 chunking=ChunkingOptions(target_chars=cfg.knowledge.chunk_chars,
                                                          max_chars=max(cfg.knowledge.chunk_chars * 8 // 5, 160)))
         self.kb = KnowledgeBase(self.knowledge_root, self.data_dir / "kb", self.embedder, options)
-        summary = self.kb.ingest()
+        summary = self.kb.ingest(progress=progress)
         self.answerer = Answerer(self.kb.search, idf=self.kb.index.lexical.idf, llm=self.llm,
                                  min_confidence=cfg.answers.min_confidence, max_chars=cfg.answers.max_chars,
                                  top_k=cfg.retrieval.top_k)
         for line in summary.lines():
             log.info("%s", line)
+        # Warm up: load the model's weights and jieba's dictionary now, not on a viewer's question.
+        for probe in ("how much is it?", "多少钱？"):
+            self.answerer.retrieve(probe)
         return summary
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:

@@ -46,7 +46,8 @@ def write_log(path: Path, n: int, *, start: int = 0, bad_every: int = 0) -> Path
     return path
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["replay"], ["check"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["replay"], ["check"], ["ingest"], ["ask"], ["eval"],
+                                     ["eval", "retrieval"]])
 def test_every_command_has_help(command, tmp_path):
     result = invoke(*command, "--help", data_dir=tmp_path)
     assert result.exit_code == 0 and "Usage:" in result.output
@@ -181,3 +182,67 @@ def test_sigterm_stops_the_console_bot_gracefully(tmp_path):
     with sqlite3.connect(data / "liveroom.db") as conn:
         kinds = [r[0] for r in conn.execute("select kind from events order by id")]
     assert kinds == ["chat", "command", "reply"]
+
+
+def test_ingest_reports_files_and_skips_nothing_the_second_time(tmp_path):
+    first = invoke("ingest", data_dir=tmp_path / "d")
+    assert first.exit_code == 0, first.output
+    assert "5 file(s) loaded (41 chunks)" in first.stdout and "41 embedded" in first.stdout
+    again = invoke("ingest", data_dir=tmp_path / "d")
+    assert "0 file(s) loaded" in again.stdout and "5 unchanged" in again.stdout and "0 embedded" in again.stdout
+
+
+def test_ingest_skips_bad_files_with_reasons(tmp_path):
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "good.md").write_text("# Hours\n\nThe shop opens at 9 am every weekday.\n")
+    (folder / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    (folder / "empty.md").write_text("")
+    result = invoke("ingest", str(folder), data_dir=tmp_path / "d")
+    assert result.exit_code == 0
+    assert "1 file(s) loaded" in result.stdout and "2 skipped" in result.stdout
+    assert "blob.txt" in result.stdout and "empty.md" in result.stdout
+
+
+def test_ingest_of_a_missing_folder(tmp_path):
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "ingest", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_ask_prints_the_answer_and_its_source(tmp_path):
+    result = invoke("ask", "主播，包邮吗？", "--json", data_dir=tmp_path / "d")
+    answer = json.loads(result.stdout)
+    assert answer["abstained"] is False and "99 元" in answer["answer"]
+    assert answer["sources"][0]["source"] == "faq_zh.md" and answer["lang"] == "zh"
+    text = invoke("ask", "who won the football match yesterday?", data_dir=tmp_path / "d").stdout
+    assert "I'll pass it to the host" in text and "abstained" in text
+
+
+def write_beir(folder: Path) -> Path:
+    folder.mkdir()
+    docs = {"d1": "Frozen fruit can be blended directly with the Pro model.",
+            "d2": "Orders over 99 yuan ship free within mainland China.",
+            "d3": "The course has thirty video lessons and two live sessions a week."}
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n"
+                                                for k, v in docs.items()))
+    queries = {"q1": "can I blend frozen fruit", "q2": "is shipping free", "q3": "how many lessons"}
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n"
+                                                 for k, v in queries.items()))
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\n")
+    return folder
+
+
+@pytest.mark.parametrize("retriever", ["bm25", "dense", "hybrid"])
+def test_eval_retrieval_prints_exactly_the_figures(tmp_path, retriever):
+    folder = write_beir(tmp_path / "set")
+    result = invoke("eval", "retrieval", str(folder), "--retriever", retriever, "--json", data_dir=tmp_path)
+    figures = json.loads(result.stdout)
+    assert set(figures) == {"recall@1", "recall@5", "mrr@10", "ndcg@10", "queries", "docs", "seconds"}
+    assert figures["queries"] == 3 and figures["docs"] == 3
+    if retriever != "dense":
+        assert figures["recall@1"] == 1.0
+
+
+def test_eval_retrieval_rejects_a_folder_that_is_not_a_set(tmp_path):
+    result = invoke("eval", "retrieval", str(tmp_path), data_dir=tmp_path)
+    assert result.exit_code == 1 and "not a BEIR-layout set: missing corpus.jsonl" in result.output
