@@ -1,16 +1,21 @@
-"""Benchmark: `liveroom replay --fast --json` on a generated 50,000-line chat.
+"""Benchmark: `liveroom replay --fast --json` on a generated 50,000-line chat with question bursts.
 
-Measures what issue 2 asks: messages recorded per second (store + routing)
-and the peak memory (max RSS) of the whole process. Each run uses a fresh
-data directory (a fresh SQLite database). Prints every run and the median.
+Two scenarios, each a fresh process with a fresh data directory, several runs:
+
+- ``routing``: answering off: parsing, routing and recording only (issue 2's figure);
+- ``answering``: the embedded default (packaged MiniLM, the shipped knowledge folder,
+  extractive answers, burst merging). The knowledge base is indexed beforehand with
+  ``liveroom ingest``, as a deployed bot's would be; the replay still loads the model.
+
+Prints every run, the median rate and the peak memory (max RSS) of the process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -20,37 +25,53 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_chat import generate  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = {
+    "routing": "answers:\n  enabled: false\n",
+    "answering": f"knowledge:\n  path: {ROOT / 'knowledge'}\n",
+}
 
-def run_once(log: Path, data_dir: Path) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = subprocess.run([sys.executable, "-m", "bots.cli", "--data-dir", str(data_dir), "replay",
-                          str(log), "--fast", "--json"], check=True, capture_output=True, text=True)
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    report["child_max_rss_mb"] = round(max(after, before) / 1024, 1)
-    return report
+
+def liveroom(config: Path, data_dir: Path, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "bots.cli", "--config", str(config), "--data-dir", str(data_dir),
+                          *args], check=True, capture_output=True, text=True)
+    return out.stdout
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     args = parser.parse_args()
+    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="liveroom-bench-") as tmp:
         log = Path(tmp) / "chat.jsonl"
         with log.open("w", encoding="utf-8") as f:
             for rec in generate(args.lines):
                 f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        reports = [run_once(log, Path(tmp) / f"data{i}") for i in range(args.runs)]
-    for i, r in enumerate(reports, 1):
-        print(f"run {i}: {r['messages']} messages in {r['seconds']:.2f} s = {r['msgs_per_s']:.0f}/s, "
-              f"committed {r['committed']}, peak RSS {r['peak_rss_mb']} MB")
-    rates = [r["msgs_per_s"] for r in reports]
-    print(f"\nmachine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-          f"{__import__('os').cpu_count()} cores")
-    print(f"replay --fast of {args.lines:,} lines, median of {args.runs}: "
-          f"{statistics.median(rates):,.0f} messages/s (min {min(rates):,.0f}, max {max(rates):,.0f}); "
-          f"peak RSS median {statistics.median(r['peak_rss_mb'] for r in reports)} MB")
+        for scenario in scenarios:
+            config = Path(tmp) / f"{scenario}.yaml"
+            config.write_text(SCENARIOS[scenario])
+            reports = []
+            for i in range(args.runs):
+                data_dir = Path(tmp) / f"{scenario}-{i}"
+                if scenario == "answering":
+                    liveroom(config, data_dir, "ingest")
+                report = json.loads(liveroom(config, data_dir, "replay", str(log), "--fast", "--json")
+                                    .strip().splitlines()[-1])
+                reports.append(report)
+                print(f"{scenario} run {i + 1}: {report['messages']} messages in {report['seconds']:.2f} s = "
+                      f"{report['msgs_per_s']:.0f}/s; questions {report['questions']}, answers "
+                      f"{report['answers']}, abstained {report['abstained']}, merged {report['merged']}, "
+                      f"cached {report.get('cached', 0)}, follow-ups {report.get('followups', 0)}; "
+                      f"bot replies {report['replies']}; peak RSS {report['peak_rss_mb']} MB")
+            rates = [r["msgs_per_s"] for r in reports]
+            print(f"== {scenario}: {args.lines:,} lines, median of {args.runs}: {statistics.median(rates):,.0f} "
+                  f"messages/s (min {min(rates):,.0f}, max {max(rates):,.0f}); peak RSS median "
+                  f"{statistics.median(r['peak_rss_mb'] for r in reports)} MB\n")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,9 @@ __all__ = ["Answering", "AnsweringStats", "ASK", "KB", "UNANSWERED"]
 log = logging.getLogger(__name__)
 
 _BATCH = 64
+_VECTOR_CACHE = 4096
+#: A burst's answer names at most this many askers; the rest are counted ("+12").
+_MAX_MENTIONS = 8
 #: Late askers of an already answered burst get at most one follow-up per this many seconds.
 _FOLLOWUP_MIN_DELAY = 10.0
 
@@ -114,6 +118,7 @@ class Answering:
         self._pending_posts: set[asyncio.Task[None]] = set()
         self._post_now: asyncio.Event | None = None  # set by drain(): stop holding, post
         self._busy = 0
+        self._vector_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -171,15 +176,31 @@ class Answering:
     async def _handle_batch(self, batch: list[tuple[MessageEvent, Question]]) -> None:
         answerer = self.brain.answerer
         assert answerer is not None
-        texts = [answerer.search_text(q.text, q.lang) for _, q in batch]
-        vectors = await self.brain.run(self._embed, texts, [q.lang for _, q in batch])
+        items = [(event, question, answerer.search_text(question.text, question.lang),
+                  similarity_terms(question.text), event.ts.timestamp()) for event, question in batch]
+        # 1. Repeats that share their words with an open burst are merged without embedding.
+        rest = []
+        for event, question, text, terms, now in items:
+            burst = self.tracker.match(event.room.key, None, terms, now)
+            if burst is not None:
+                self.tracker.join(burst, event.event_id, event.author.name, now)
+                self._merge(burst, event)
+            else:
+                rest.append((event, question, text, terms, now))
+        if not rest:
+            return
+        # 2. One embedding call for the distinct texts the model has not seen recently.
+        vectors = await self._vectors([(text, question.lang) for _, question, text, _, _ in rest])
+        # 3. Paraphrases join a burst by meaning; everything else opens one.
         fresh: list[tuple[Burst[_BurstState], str, np.ndarray | None]] = []
-        for (event, question), text, vector in zip(batch, texts, vectors):
-            burst, new = self.tracker.observe(event.room.key, event.event_id, event.author.name, vector,
-                                              similarity_terms(question.text), event.ts.timestamp())
-            if not new:
+        for event, question, text, terms, now in rest:
+            vector = vectors.get(text)
+            burst = self.tracker.match(event.room.key, vector, terms, now)
+            if burst is not None:
+                self.tracker.join(burst, event.event_id, event.author.name, now)
                 self._merge(burst, event)
                 continue
+            burst = self.tracker.open(event.room.key, event.event_id, event.author.name, vector, terms, now)
             burst.payload = _BurstState(lead=event, question=question)
             cached = self.cache.get(text, vector, time.monotonic())
             if cached is not None:
@@ -190,6 +211,7 @@ class Answering:
                 fresh.append((burst, text, vector))
         if not fresh:
             return
+        # 4. Retrieval and the extractive decision for each new burst, then the LLM if configured.
         decided = await self.brain.run(self._decide, [(b.payload.question, v) for b, _, v in fresh])  # type: ignore[union-attr]
         for (burst, text, vector), (answer, hits) in zip(fresh, decided):
             state = burst.payload
@@ -203,15 +225,22 @@ class Answering:
                 self.cache.put(text, vector, answer, time.monotonic())
             self._schedule_post(burst)
 
-    def _embed(self, texts: list[str], langs: list[str]) -> list[np.ndarray | None]:
-        """Brain thread: one embedding call for the languages the model reads."""
+    async def _vectors(self, texts: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+        """Embeddings of distinct search texts in languages the model reads, via a small LRU."""
         readable = self.brain.dense_languages
-        wanted = [i for i, lang in enumerate(langs) if readable is None or lang in readable]
-        out: list[np.ndarray | None] = [None] * len(texts)
-        if wanted and self.brain.embedder is not None:
-            matrix = self.brain.embedder.embed([texts[i] for i in wanted])
-            for row, i in enumerate(wanted):
-                out[i] = matrix[row]
+        wanted = list(dict.fromkeys(t for t, lang in texts if readable is None or lang in readable))
+        missing = [t for t in wanted if t not in self._vector_cache]
+        if missing and self.brain.embedder is not None:
+            matrix = await self.brain.run(self.brain.embedder.embed, missing)
+            for text, row in zip(missing, matrix):
+                self._vector_cache[text] = row
+        out = {}
+        for text in wanted:
+            if text in self._vector_cache:
+                self._vector_cache.move_to_end(text)
+                out[text] = self._vector_cache[text]
+        while len(self._vector_cache) > _VECTOR_CACHE:
+            self._vector_cache.popitem(last=False)
         return out
 
     def _decide(self, items: list[tuple[Question, np.ndarray | None]]) -> list[tuple[Answer, list[SearchHit]]]:
@@ -302,31 +331,40 @@ class Answering:
         for e in others:
             if e.author not in people and e.author.key != lead.author.key:
                 people.append(e.author)
-        prefix = " ".join(f"@{u.name}" for u in people)
+        prefix = " ".join(f"@{u.name}" for u in people[:_MAX_MENTIONS])
+        if len(people) > _MAX_MENTIONS:
+            prefix += f" +{len(people) - _MAX_MENTIONS}"
         text = f"{prefix} {answer.render()}" if prefix else answer.render()
         await self._router.send(Reply(room=lead.room, text=text, reply_to=reply_to or lead.event_id,
                                       to_user=lead.author, mentions=tuple(people)), source=lead.source)
 
-    async def drain(self, timeout: float = 120.0) -> None:
-        """Answer everything queued and post everything pending now (end of a replay, shutdown)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            queued = self._queue is not None and not self._queue.empty()
-            if self._worker is not None and self._worker.done():
+    async def drain(self, timeout: float | None = None) -> None:
+        """Answer everything queued and post everything pending now (end of a replay, shutdown).
+
+        With a ``timeout`` (a stop signal), questions still queued when it runs
+        out are recorded as not answered, so none is lost.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._queue is not None and (not self._queue.empty() or self._busy):
+            if self._worker is None or self._worker.done():
                 break
-            if not queued and not self._busy:
+            if deadline is not None and time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.01)
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+        while self._queue is not None and not self._queue.empty():
+            event, question = self._queue.get_nowait()
+            self.stats.errors += 1
+            self._record(event, question, None, "abstained", note="not answered before shutdown")
         if self._post_now is None:
             self._post_now = asyncio.Event()
         self._post_now.set()
         while self._pending_posts:
             await asyncio.gather(*list(self._pending_posts), return_exceptions=True)
         self._post_now.clear()
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
-            self._worker = None
 
     # ---- recording -------------------------------------------------------------------
 

@@ -128,7 +128,9 @@ class Runtime:
             for sig in installed:
                 loop.remove_signal_handler(sig)
             if self.answering is not None:
-                await self.answering.drain()
+                # After a stop signal, answering gets a bounded grace period; a finished source
+                # (a replay) is answered completely.
+                await self.answering.drain(timeout=30.0 if stopping else None)
             await self.brain.aclose()
             await asyncio.to_thread(self.store.flush)
 

@@ -95,22 +95,42 @@ class BurstTracker(Generic[T]):
         self.max_open = max_open
         self._rooms: dict[str, list[Burst[T]]] = {}
 
+    def match(self, room: str, vector: np.ndarray | None, terms: frozenset[str], now: float) -> Burst[T] | None:
+        """The most recent open burst in ``room`` that asks the same thing, if any.
+
+        Call it first without a vector: most repeats match on their words, and
+        then the question never needs embedding.
+        """
+        open_bursts = [b for b in self._rooms.get(room, []) if now - b.last_ts <= self.window]
+        self._rooms[room] = open_bursts
+        for burst in reversed(open_bursts):
+            if same_question(vector, terms, burst.vector, burst.terms, cosine=self.cosine, overlap=self.overlap):
+                return burst
+        return None
+
+    @staticmethod
+    def join(burst: Burst[T], event_id: str, asker: str, now: float) -> None:
+        burst.last_ts = max(burst.last_ts, now)
+        burst.askers.append(asker)
+        burst.event_ids.append(event_id)
+
+    def open(self, room: str, event_id: str, asker: str, vector: np.ndarray | None,
+             terms: frozenset[str], now: float) -> Burst[T]:
+        burst: Burst[T] = Burst(room=room, first_ts=now, last_ts=now, vector=vector, terms=terms,
+                                lead_event_id=event_id, askers=[asker], event_ids=[event_id])
+        bursts = self._rooms.setdefault(room, [])
+        bursts.append(burst)
+        del bursts[:-self.max_open]
+        return burst
+
     def observe(self, room: str, event_id: str, asker: str, vector: np.ndarray | None,
                 terms: frozenset[str], now: float) -> tuple[Burst[T], bool]:
         """Add one question; returns its burst and whether the burst is new."""
-        open_bursts = [b for b in self._rooms.get(room, []) if now - b.last_ts <= self.window]
-        for burst in reversed(open_bursts):
-            if same_question(vector, terms, burst.vector, burst.terms, cosine=self.cosine, overlap=self.overlap):
-                burst.last_ts = now
-                burst.askers.append(asker)
-                burst.event_ids.append(event_id)
-                self._rooms[room] = open_bursts
-                return burst, False
-        burst: Burst[T] = Burst(room=room, first_ts=now, last_ts=now, vector=vector, terms=terms,
-                                lead_event_id=event_id, askers=[asker], event_ids=[event_id])
-        open_bursts.append(burst)
-        self._rooms[room] = open_bursts[-self.max_open:]
-        return burst, True
+        burst = self.match(room, vector, terms, now)
+        if burst is not None:
+            self.join(burst, event_id, asker, now)
+            return burst, False
+        return self.open(room, event_id, asker, vector, terms, now), True
 
 
 class AnswerCache(Generic[T]):
