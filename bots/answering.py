@@ -336,7 +336,8 @@ class Answering:
             prefix += f" +{len(people) - _MAX_MENTIONS}"
         text = f"{prefix} {answer.render()}" if prefix else answer.render()
         await self._router.send(Reply(room=lead.room, text=text, reply_to=reply_to or lead.event_id,
-                                      to_user=lead.author, mentions=tuple(people)), source=lead.source)
+                                      to_user=lead.author, mentions=tuple(people[:_MAX_MENTIONS])),
+                                source=lead.source)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Answer everything queued and post everything pending now (end of a replay, shutdown).

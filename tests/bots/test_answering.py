@@ -82,6 +82,16 @@ async def test_a_burst_of_the_same_question_gets_one_answer_mentioning_everyone(
     assert all(r["merged_into"] == lead["event_id"] for r in merged)
 
 
+async def test_a_big_burst_names_a_few_and_counts_the_rest(make_room):
+    room = await make_room(answers={"hold": 0.5})
+    for i in range(12):
+        await room.as_user(f"v{i}")
+        await room.say("包邮吗？")
+    await room.settle()
+    [reply] = [line for line in room.out.getvalue().splitlines() if line.startswith("[liveroom]")]
+    assert reply.startswith("[liveroom] @v1 @v2 @v3 @v4 @v5 @v6 @v7 @v8 +3 ")
+
+
 async def test_late_repeats_get_one_follow_up_and_repeats_are_cached(make_room):
     room = await make_room(answers={"hold": 0.0})
     await room.say("包邮吗？", settle=True)
