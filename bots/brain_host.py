@@ -91,7 +91,8 @@ class BrainHost:
                                                          max_chars=max(cfg.knowledge.chunk_chars * 8 // 5, 160)))
         self.kb = KnowledgeBase(self.knowledge_root, self.data_dir / "kb", self.embedder, options)
         summary = self.kb.ingest(progress=progress)
-        self.answerer = Answerer(self.kb.search, idf=self.kb.index.lexical.idf, llm=self.llm,
+        lexical = self.kb.index.lexical
+        self.answerer = Answerer(self.kb.search, idf=lexical.idf, known=lexical.knows, llm=self.llm,
                                  min_confidence=cfg.answers.min_confidence, max_chars=cfg.answers.max_chars,
                                  top_k=cfg.retrieval.top_k)
         for line in summary.lines():

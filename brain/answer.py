@@ -86,8 +86,11 @@ class Answer:
 
 
 def _citation(chunk: Chunk) -> Citation:
-    title = chunk.title if chunk.source in chunk.title else (
-        f"{chunk.title} — {chunk.metadata.get('path', chunk.source)}" if chunk.title else chunk.source)
+    """Where an answer comes from. A title that addresses the bot is never shown, only the file."""
+    where = str(chunk.metadata.get("path", chunk.source))
+    if not chunk.title or looks_like_instruction(chunk.title):
+        return Citation(chunk.id, chunk.source, where)
+    title = chunk.title if where in chunk.title else f"{chunk.title} — {where}"
     return Citation(chunk.id, chunk.source, title)
 
 
@@ -105,9 +108,16 @@ def _answer_sentences(chunk: Chunk) -> list[str]:
 
 
 def _product_answer(chunk: Chunk) -> str:
-    """A product in one line: name, price, stock and link, all from the catalog's own fields."""
+    """A product in one line: name, price, stock and link, all from the catalog's own fields.
+
+    A catalog row is untrusted text too: a name that addresses the bot is
+    replaced by the product's id.
+    """
     meta = chunk.metadata
-    parts = [str(meta.get("name") or chunk.title)]
+    name = str(meta.get("name") or chunk.title)
+    if looks_like_instruction(name):
+        name = str(meta.get("id") or chunk.source)
+    parts = [name]
     if isinstance(meta.get("price"), (int, float)):
         parts.append(f"{format_price(float(meta['price']))} {meta.get('currency', '')}".strip())
     stock = meta.get("stock")
@@ -125,23 +135,38 @@ def _join(sentences: Iterable[str]) -> str:
     return out
 
 
+_BREAKS = " ，,。；;：:、！？!?）)"
+
+
 def _clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word or clause break, never inside a number or word."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit * 0.6 else cut).rstrip(" ,;:") + "…"
+    brk = max(cut.rfind(ch) for ch in _BREAKS)
+    if brk > limit * 0.5:
+        cut = cut[: brk + 1]
+    else:
+        # No break near the end (CJK text): back off to the start of an alphanumeric run.
+        end = len(cut)
+        while end > 0 and cut[end - 1].isascii() and cut[end - 1].isalnum() and text[end].isascii() \
+                and text[end].isalnum():
+            end -= 1
+        cut = cut[:end]
+    return cut.rstrip(" ,;:，；：、") + "…"
 
 
 class Answerer:
     """Retrieval → extractive or LLM answer → fact check → answer or abstain."""
 
     def __init__(self, search: Callable[..., Sequence[SearchHit]], *,
-                 idf: Callable[[str], float] | None = None, llm: LLMClient | None = None,
+                 idf: Callable[[str], float] | None = None, known: Callable[[str], bool] | None = None,
+                 llm: LLMClient | None = None,
                  min_confidence: float = 0.5, max_chars: int = 300, top_k: int = 5,
                  llm_sources: int = 3) -> None:
         self.search = search
         self.idf = idf or (lambda token: 1.0)
+        self.known = known
         self.llm = llm
         self.min_confidence = min_confidence
         self.max_chars = max_chars
@@ -152,7 +177,7 @@ class Answerer:
 
     def search_text(self, question: str, lang: str | None = None) -> str:
         """What is searched for: the question with live-commerce words (`brain.intents`)."""
-        return expand_query(question, lang or language_of(question))
+        return expand_query(question, lang or language_of(question), self.known)
 
     def retrieve(self, question: str, lang: str | None = None,
                  query_vector: np.ndarray | None = None) -> list[SearchHit]:
@@ -172,7 +197,7 @@ class Answerer:
         if best.score < self.min_confidence:
             return self._abstain(question, lang, best.score, "low-confidence", started)
         chosen = self._preferred(hits, lang)
-        text = self._extract(expand_query(question, lang), chosen.chunk)
+        text = self._extract(self.search_text(question, lang), chosen.chunk)
         if text is None:
             return self._abstain(question, lang, best.score, "nothing-quotable", started)
         return Answer(question=question, lang=lang, text=text, confidence=chosen.score,

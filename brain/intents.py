@@ -11,6 +11,9 @@ retriever weighs its dense half (it trusts the embedder only for its languages).
 from __future__ import annotations
 
 import re
+from typing import Callable
+
+from brain.retrieval.text import tokenize
 
 __all__ = ["expand_query", "INTENTS"]
 
@@ -31,14 +34,23 @@ INTENTS: dict[str, tuple[re.Pattern[str], str, str]] = {
 }
 
 
-def expand_query(question: str, lang: str) -> str:
-    """``question`` with each commerce phrase replaced by the catalog's words for it.
+def expand_query(question: str, lang: str, known: Callable[[str], bool] | None = None) -> str:
+    """``question`` with the catalog's words for each commerce phrase it contains.
 
-    Replacing rather than appending matters for BM25's confidence: "how much"
-    appears in no catalog, and an unmatched query word lowers the match ratio
-    the retriever's confidence is built on.
+    A phrase the knowledge base itself uses (``known`` says so for all its
+    words, e.g. a Chinese FAQ written as "多少钱？") is kept and the catalog
+    words are added; a phrase it never uses ("how much") is replaced, because
+    an unmatched query word lowers the BM25 match ratio the retriever's
+    confidence is built on. Without ``known`` every phrase is replaced.
     """
     for pattern, en, zh in INTENTS.values():
         words = zh if lang == "zh" else en
-        question = pattern.sub(lambda m: f" {words} ", question, count=1)
+
+        def rewrite(m: re.Match[str]) -> str:
+            tokens = tokenize(m.group(0))
+            if known is not None and tokens and all(known(t) for t in tokens):
+                return f" {m.group(0)} {words} "
+            return f" {words} "
+
+        question = pattern.sub(rewrite, question, count=1)
     return " ".join(question.split())

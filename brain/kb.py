@@ -90,7 +90,9 @@ class KnowledgeBase:
                 shutil.rmtree(manifest_dir)
             result = ingest(self.root, manifest_dir, self.options, paths)
             summary = IngestSummary(report=result.report)
-            if result.chunks or result.deletes or result.report.manifest_reset:
+            vectors_lost = (self.index.vector is not None
+                            and self.index.vector.count() < len(self.index.lexical))
+            if result.chunks or result.deletes or result.report.manifest_reset or vectors_lost:
                 current = {} if result.report.manifest_reset else {c.id: c for c in self.index.lexical.chunks}
                 for chunk_id in result.deletes:
                     current.pop(chunk_id, None)
@@ -101,7 +103,8 @@ class KnowledgeBase:
                 self.version += 1
             result.commit()
             summary.chunks = len(self.index.lexical)
-            summary.flagged = [c.source for c in result.chunks if looks_like_instruction(c.text)]
+            summary.flagged = [str(c.metadata.get("path", c.source)) for c in result.chunks
+                               if looks_like_instruction(c.text) or looks_like_instruction(c.title)]
         summary.seconds = time.perf_counter() - started
         return summary
 

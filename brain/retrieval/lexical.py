@@ -104,6 +104,10 @@ class BM25Index:
     def position(self, chunk_id: str) -> int | None:
         return self._pos.get(chunk_id)
 
+    def knows(self, token: str) -> bool:
+        """True when some chunk contains ``token``."""
+        return self._df.get(token, 0) > 0
+
     def idf(self, token: str) -> float:
         """Lucene idf; a token absent from the corpus gets the idf of df=0."""
         n = len(self._chunks)
