@@ -26,6 +26,7 @@ __all__ = [
     "TranscriptEvent",
     "CommandEvent",
     "MemberEvent",
+    "FeedbackEvent",
     "Reply",
     "utcnow",
 ]
@@ -156,6 +157,19 @@ class MemberEvent(Event):
         return "join" if self.joined else "leave"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackEvent(Event):
+    """A viewer's reaction to one of the bot's messages: +1 (👍) or -1 (👎).
+
+    ``target`` is the platform id of the bot message reacted to.
+    """
+
+    target: str
+    value: int
+
+    kind = "feedback"
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """What the bot says. Sent through the adapter that delivered ``in_reply_to``.
@@ -172,3 +186,8 @@ class Reply:
     ephemeral: bool = False
     to_user: User | None = None
     mentions: tuple[User, ...] = ()
+    #: 0 = may be merged or dropped when stale (follow-ups, promotions), 1 = normal,
+    #: 2 = never dropped (command responses, moderation).
+    priority: int = 1
+    #: Whether adapters offer 👍/👎 feedback on this message (answers to questions).
+    feedback: bool = False

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.model import Role
 
@@ -40,8 +40,59 @@ class ConsoleSection(_Section):
     prompt: bool = True
 
 
+class DiscordRolesSection(_Section):
+    """Discord role names (case-insensitive) that make someone a host or a moderator.
+
+    Members with the Administrator permission are hosts and members with Manage
+    Messages are mods, whatever their role names.
+    """
+
+    host: tuple[str, ...] = ("Host", "Streamer", "Owner")
+    mod: tuple[str, ...] = ("Moderator", "Mod")
+
+
+class DiscordSection(_Section):
+    """A Discord bot (discord.py). Needs the Message Content intent enabled in the developer portal."""
+
+    enabled: bool = False
+    token: str = Field("", repr=False, description="write ${DISCORD_TOKEN}; never the token itself")
+    guild_ids: tuple[int, ...] = Field((), description="guilds to sync slash commands to at once (development)")
+    roles: DiscordRolesSection = DiscordRolesSection()
+    channel_budget: int = Field(5, ge=1, le=50, description="messages per channel per 5 seconds")
+    api_base: str | None = Field(None, description="REST base URL override (tests, proxies)")
+    gateway_url: str | None = Field(None, description="gateway URL override (tests, proxies)")
+
+
+class TelegramSection(_Section):
+    """A Telegram bot (python-telegram-bot). Talk to @BotFather to create one and get its token."""
+
+    enabled: bool = False
+    token: str = Field("", repr=False, description="write ${TELEGRAM_TOKEN}; never the token itself")
+    base_url: str = Field("https://api.telegram.org/bot", description="Bot API server; self-hosted or a test server")
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = Field(None, description="public HTTPS URL Telegram calls in webhook mode")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    webhook_secret: str = Field("", repr=False, description="write ${TELEGRAM_WEBHOOK_SECRET}")
+    admin_cache_seconds: float = Field(300, ge=0, le=86400)
+    group_messages_per_minute: int = Field(20, ge=1, le=60)
+
+
 class AdaptersSection(_Section):
     console: ConsoleSection = ConsoleSection()
+    discord: DiscordSection = DiscordSection()
+    telegram: TelegramSection = TelegramSection()
+
+    @model_validator(mode="after")
+    def _tokens_for_enabled_platforms(self) -> "AdaptersSection":
+        for name, env in (("discord", "DISCORD_TOKEN"), ("telegram", "TELEGRAM_TOKEN")):
+            section = getattr(self, name)
+            if section.enabled and not section.token:
+                raise ValueError(f"adapters.{name} is enabled but its token is empty: write "
+                                 f"token: ${{{env}}} and set the environment variable {env}")
+        if self.telegram.enabled and self.telegram.mode == "webhook" and not self.telegram.webhook_url:
+            raise ValueError("adapters.telegram.mode is webhook but webhook_url is not set")
+        return self
 
 
 class ReplaySection(_Section):
@@ -113,8 +164,14 @@ class LLMSection(_Section):
 
     base_url: str | None = Field(None, description="e.g. https://api.openai.com/v1 or http://localhost:11434/v1")
     model: str | None = None
-    api_key: str = Field("", repr=False)
+    api_key: str = Field("", repr=False, description="write ${OPENAI_API_KEY}; never the key itself")
     timeout: float = Field(6.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "LLMSection":
+        if bool(self.base_url) != bool(self.model):
+            raise ValueError("set both llm.base_url and llm.model, or neither (extractive answers)")
+        return self
 
     @property
     def configured(self) -> bool:
@@ -254,6 +311,8 @@ def _problem_from_error(err: dict[str, Any], file: str, lines: dict[Path_, int])
         message = f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
     elif err["type"] == "missing":
         message = "required key is missing"
+    elif err["type"] == "value_error":
+        message = str(err.get("ctx", {}).get("error", message))
     else:
         value = err.get("input")
         if value is not None and not isinstance(value, (dict, list)):

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import sqlalchemy as sa
 
-from adapters.model import CommandEvent, Event, MessageEvent, Reply, User
+from adapters.model import CommandEvent, Event, FeedbackEvent, MessageEvent, Reply, User
 from brain.schema import events, migrate, questions
 
 __all__ = ["Store", "StoredEvent", "StoreError"]
@@ -125,6 +125,8 @@ class Store:
             text, reply_to, mentions = event.text, event.reply_to, event.mentions
             if isinstance(event, CommandEvent):
                 command = event.command
+        elif isinstance(event, FeedbackEvent):
+            text, reply_to = f"{event.value:+d}", event.target
         self._put(events, {
             "event_id": event.event_id,
             "room": event.room.key,
