@@ -25,7 +25,7 @@ def test_empty_file_means_defaults():
 def test_unknown_key_names_line_and_allowed_keys():
     text = "bot:\n  name: x\nadapters:\n  consle:\n    enabled: true\n"
     [p] = problems(text)
-    assert p == "cfg.yaml:4: adapters.consle: unknown key (allowed: console)"
+    assert p == "cfg.yaml:4: adapters.consle: unknown key (allowed: console, discord, telegram)"
 
 
 def test_unknown_top_level_section():
