@@ -67,8 +67,12 @@ class Adapter(abc.ABC):
         """Ask ``run()`` to finish soon; idempotent."""
 
     @abc.abstractmethod
-    async def send(self, reply: Reply) -> str:
-        """Post a reply; return the platform's id of the sent message."""
+    async def send(self, reply: Reply) -> str | None:
+        """Post a reply; return the platform's id of the sent message.
+
+        None means the reply was deliberately not sent: a stale low-priority
+        reply dropped by rate limiting (`adapters.outbox`).
+        """
 
     async def register_commands(self, specs: Sequence[CommandSpec]) -> None:
         """Render the commands natively (slash commands, command menus). Text rooms need nothing."""

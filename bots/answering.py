@@ -320,12 +320,12 @@ class Answering:
             return
         late, state.late = state.late, []
         self.stats.followups += 1
-        await self._send(late[0], state.answer, late[1:], reply_to=late[0].event_id)
+        await self._send(late[0], state.answer, late[1:], reply_to=late[0].event_id, followup=True)
         for event in late:
             self._record(event, None, state.answer, "merged", merged_into=state.lead.event_id)
 
     async def _send(self, lead: MessageEvent, answer: Answer, others: list[MessageEvent],
-                    reply_to: str | None = None) -> None:
+                    reply_to: str | None = None, *, followup: bool = False) -> None:
         assert self._router is not None
         people: list[User] = []
         for e in others:
@@ -335,8 +335,10 @@ class Answering:
         if len(people) > _MAX_MENTIONS:
             prefix += f" +{len(people) - _MAX_MENTIONS}"
         text = f"{prefix} {answer.render()}" if prefix else answer.render()
+        # Answers invite 👍/👎 feedback; a follow-up repeats an answer, so it may be dropped when stale.
         await self._router.send(Reply(room=lead.room, text=text, reply_to=reply_to or lead.event_id,
-                                      to_user=lead.author, mentions=tuple(people[:_MAX_MENTIONS])),
+                                      to_user=lead.author, mentions=tuple(people[:_MAX_MENTIONS]),
+                                      priority=0 if followup else 1, feedback=not answer.abstained),
                                 source=lead.source)
 
     async def drain(self, timeout: float | None = None) -> None:

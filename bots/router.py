@@ -41,6 +41,7 @@ class RouterStats:
     unknown_commands: int = 0
     handler_errors: int = 0
     send_errors: int = 0
+    dropped: int = 0
 
 
 class Router:
@@ -167,6 +168,9 @@ class Router:
         except Exception:  # noqa: BLE001 - a platform hiccup loses one reply, not the bot
             self.stats.send_errors += 1
             log.exception("adapter %s could not send a reply to %s", source, reply.room.key)
+            return None
+        if message_id is None:
+            self.stats.dropped += 1  # the adapter's rate limiter judged it stale; nothing was posted
             return None
         self.stats.replies += 1
         self.store.record_reply(reply, message_id=message_id, source=source, bot=self.bot_user(reply))
