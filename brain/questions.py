@@ -14,9 +14,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from brain.retrieval.text import detect_lang
+
 __all__ = ["Question", "detect_question", "normalise_question", "language_of"]
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _MENTION = re.compile(r"@([\w.\-]+)")
 _EN_OPENERS = frozenset(
     "how what when where why who whom whose which is are can could does did "
@@ -43,10 +44,8 @@ class Question:
 
 
 def language_of(text: str) -> str:
-    """'zh' when CJK characters make up a real share of the letters, else 'en'."""
-    cjk = len(_CJK.findall(text))
-    letters = sum(1 for ch in text if ch.isalpha())
-    return "zh" if cjk and cjk >= 0.3 * max(letters, 1) else "en"
+    """'zh' or 'en': the one language detector of the project (`brain.retrieval.text.detect_lang`)."""
+    return detect_lang(text)
 
 
 def normalise_question(text: str) -> str:

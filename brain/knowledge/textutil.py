@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Literal
+
+from brain.retrieval.text import Lang, cjk_ratio, detect_lang
 
 from .errors import SkipFile
 
@@ -25,15 +26,9 @@ __all__ = [
     "ends_sentence",
 ]
 
-Lang = Literal["en", "zh"]
-
-# Same definition as brain.retrieval.text (CJK ideographs, no kana/hangul), so a
-# chunk's lang and a query's lang agree; duplicated on purpose because the
-# loaders and the indexes must not import each other (see retrieval/types.py).
-_CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_CHAR = re.compile(f"[{_CJK_CLASS}]")
-_CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
-_LATIN_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?", re.IGNORECASE)
+# Languages are detected by brain.retrieval.text (one detector for chunks and queries,
+# so a chunk's lang and a question's lang always agree); this is the same CJK class.
+_CJK_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # CJK punctuation that, like ideographs, is written without spaces around it.
 _CJK_PUNCT = "。，、；：？！「」『』（）《》【】“”‘’…—～·"
 
@@ -83,19 +78,6 @@ def clean_text(text: str) -> str:
 def is_cjk(ch: str) -> bool:
     """True for one CJK ideograph or CJK punctuation character."""
     return bool(ch) and (bool(_CJK_CHAR.match(ch)) or ch in _CJK_PUNCT)
-
-
-def cjk_ratio(text: str) -> float:
-    """Share of CJK ideographs among content units (CJK chars + Latin words)."""
-    cjk = len(_CJK_CHAR.findall(text))
-    latin = len(_LATIN_WORD.findall(_CJK_RUN.sub(" ", text)))
-    total = cjk + latin
-    return cjk / total if total else 0.0
-
-
-def detect_lang(text: str, threshold: float = 0.5) -> Lang:
-    """"zh" when at least ``threshold`` of the content units are CJK, else "en"."""
-    return "zh" if cjk_ratio(text) >= threshold else "en"
 
 
 def join_wrapped(left: str, right: str) -> str:
