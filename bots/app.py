@@ -48,6 +48,14 @@ def configured_adapters(config: Config) -> list[Adapter]:
     if console.enabled:
         adapters.append(ConsoleAdapter(room=console.room, user=console.user,
                                        bot_name=config.bot.name, prompt=console.prompt))
+    discord = config.adapters.discord
+    if discord.enabled:
+        from adapters.discord import DiscordAdapter  # imported only when used: discord.py is heavy
+
+        adapters.append(DiscordAdapter(discord.token, name="discord", guild_ids=discord.guild_ids,
+                                       host_roles=discord.roles.host, mod_roles=discord.roles.mod,
+                                       channel_budget=discord.channel_budget, api_base=discord.api_base,
+                                       gateway_url=discord.gateway_url, bot_name=config.bot.name))
     if not adapters:
         raise NoAdapterError("no adapter is enabled: set adapters.console.enabled: true "
                              "in the config file (or enable a platform adapter)")

@@ -43,8 +43,9 @@ class ConsoleSection(_Section):
 class DiscordRolesSection(_Section):
     """Discord role names (case-insensitive) that make someone a host or a moderator.
 
-    Members with the Administrator permission are hosts and members with Manage
-    Messages are mods, whatever their role names.
+    Whatever their role names, the guild owner and members with the
+    Administrator permission are hosts, and members with Manage Messages or
+    Manage Server are mods.
     """
 
     host: tuple[str, ...] = ("Host", "Streamer", "Owner")
