@@ -56,6 +56,16 @@ def configured_adapters(config: Config) -> list[Adapter]:
                                        host_roles=discord.roles.host, mod_roles=discord.roles.mod,
                                        channel_budget=discord.channel_budget, api_base=discord.api_base,
                                        gateway_url=discord.gateway_url, bot_name=config.bot.name))
+    telegram = config.adapters.telegram
+    if telegram.enabled:
+        from adapters.telegram import TelegramAdapter  # imported only when used
+
+        adapters.append(TelegramAdapter(
+            telegram.token, name="telegram", base_url=telegram.base_url, mode=telegram.mode,
+            webhook_url=telegram.webhook_url, webhook_listen=telegram.webhook_listen,
+            webhook_port=telegram.webhook_port, webhook_secret=telegram.webhook_secret,
+            admin_cache_seconds=telegram.admin_cache_seconds,
+            group_messages_per_minute=telegram.group_messages_per_minute))
     if not adapters:
         raise NoAdapterError("no adapter is enabled: set adapters.console.enabled: true "
                              "in the config file (or enable a platform adapter)")
