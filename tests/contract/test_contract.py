@@ -1,0 +1,94 @@
+"""One contract, every adapter: what a room can count on, whichever platform it is on.
+
+Each driver (tests/contract/drivers.py) runs its adapter against a real runtime
+(store, router, knowledge base with the fast hashing embedder) and, for
+Discord and Telegram, against loopback fakes of their real wire protocols.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import make_config  # noqa: E402
+from contract.drivers import ConsoleDriver, DiscordDriver, Driver, ReplayDriver, TelegramDriver  # noqa: E402
+
+from bots.app import Runtime  # noqa: E402
+
+DRIVERS = [ConsoleDriver, ReplayDriver, DiscordDriver, TelegramDriver]
+
+
+@pytest.fixture(params=DRIVERS, ids=lambda d: d.name)
+async def driver(request, data_dir, tmp_path):
+    runtime = Runtime.build(make_config(answers={"hold": 0.0}, limits={"max_message_chars": 20000}), data_dir)
+    drv: Driver = request.param(runtime, tmp_path)
+    await drv.start()
+    yield drv
+    if runtime.answering is not None:
+        await runtime.answering.drain()
+    await drv.stop()
+    await runtime.brain.aclose()
+    runtime.close()
+
+
+async def settle(driver: Driver) -> None:
+    if driver.runtime.answering is not None:
+        await driver.runtime.answering.drain()
+
+
+async def test_a_question_gets_an_answer_in_the_same_room(driver):
+    asked = await driver.say("主播，包邮吗？")
+    await settle(driver)
+    sent = await driver.sent()
+    answers = [s for s in sent if "99 元" in s.text]
+    assert len(answers) == 1, [s.text for s in sent]
+    assert answers[0].room == driver.room_key
+    assert answers[0].reply_to == asked
+
+
+async def test_a_host_command_from_a_viewer_is_refused(driver):
+    await driver.say("/announce buy now", role="viewer")
+    sent = await driver.sent()
+    assert any("/announce is for the host only" in s.text for s in sent)
+    assert not any(s.text == "buy now" for s in sent)
+
+
+async def test_a_long_message_is_split_within_the_limit(driver):
+    words = " ".join(f"word{i}" for i in range(1000))  # about 8,900 characters
+    await driver.say(f"/announce {words}", role="host")
+    sent = [s for s in await driver.sent() if "word" in s.text]
+    limit = driver.max_chars or len(words)
+    assert all(len(s.text) <= limit for s in sent)
+    assert " ".join(s.text for s in sent).split() == words.split()
+    if driver.max_chars:
+        assert len(sent) >= -(-len(words) // driver.max_chars)
+
+
+async def test_a_burst_stays_within_the_rate_budget(driver):
+    for i in range(50):
+        await driver.say(f"/announce promo {i:02d}", role="host")
+    if driver.budget is not None:
+        await asyncio.sleep(driver.budget[1] + 0.5)  # the budget's next window
+    sent = [s for s in await driver.sent() if "promo" in s.text]
+    delivered = [line for s in sent for line in s.text.splitlines()]
+    assert sorted(delivered) == [f"promo {i:02d}" for i in range(50)]  # nothing lost, merged at most
+    if driver.budget is not None:
+        count, seconds = driver.budget
+        times = sorted(s.at for s in sent)
+        busiest = max(sum(1 for t in times if start <= t < start + seconds - 0.1) for start in times)
+        assert busiest <= count
+
+
+async def test_a_reconnect_loses_no_inbound_message(driver):
+    if not driver.supports_reconnect:
+        pytest.skip(f"{driver.name} has no connection to lose")
+    await driver.reconnect()
+    await driver.say("still there after the reconnect?")
+    await asyncio.sleep(0.3)
+    await asyncio.to_thread(driver.runtime.store.flush)
+    texts = [e.text for e in driver.runtime.store.iter_events(kinds=["chat"])]
+    assert "still there after the reconnect?" in texts
