@@ -191,3 +191,19 @@ async def test_the_sample_room_with_the_real_model(make_room):
     assert "refund" in texts.lower()
     stats = room.runtime.answering.stats
     assert stats.merged >= 2 and stats.abstained >= 1
+
+
+async def test_a_slow_llm_never_stalls_the_room(make_room):
+    import asyncio
+    import time
+
+    with FakeOpenAI("slow", delay=3.0) as fake:
+        room = await make_room(llm={"base_url": fake.base_url, "model": "fake-1", "timeout": 1.0})
+        await room.say("主播，包邮吗？")
+        started = time.perf_counter()
+        out = await room.say("/help")  # commands are answered while the model is still thinking
+        assert "Commands for you" in out and time.perf_counter() - started < 0.5
+        await asyncio.wait_for(room.settle(), 10)
+    assert "99 元" in room.out.getvalue()  # the extractive answer, after the model's timeout
+    [row] = questions(room.runtime)
+    assert row["model"] == "extractive" and row["status"] == "answered"
