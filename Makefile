@@ -30,6 +30,10 @@ test: setup  ## set up, then run the whole test suite
 
 bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.md)
 	$(BIN)/python bench/replay_throughput.py
+	$(BIN)/python bench/answer_latency.py
+	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/abstention.py
+	$(BIN)/python bench/platform_latency.py
 
 clean:  ## remove the virtual environment and local state
 	rm -rf $(VENV) data .pytest_cache

@@ -5,6 +5,14 @@ function silently falls back to Chroma's default one (which downloads a model),
 so we always pass ``embedding_function=None`` and always give embeddings
 explicitly; names need >= 3 characters; one upsert takes at most ~5,400 rows;
 telemetry is off. Metadata is flattened to Chroma's scalar types.
+
+Per-query reads are kept out of Chroma where they cost most (bench/RESULTS.md,
+answer latency): the row count is cached between writes, and the vectors that
+`get_embeddings` returns (the hybrid retriever's BM25-only candidates) are
+kept in memory: filled from each upsert (Chroma stores float32, so the values
+are the ones it would return) and, for rows written by an earlier process,
+read once on first use. This assumes one writer per collection (the
+KnowledgeBase contract); ~1.5 KB of memory per chunk.
 """
 
 from __future__ import annotations
@@ -83,9 +91,13 @@ class VectorIndex:
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
         )
+        self._count: int | None = None
+        self._vectors: dict[str, np.ndarray] = {}
 
     def count(self) -> int:
-        return int(self._col.count())
+        if self._count is None:
+            self._count = int(self._col.count())
+        return self._count
 
     def __len__(self) -> int:
         return self.count()
@@ -95,17 +107,25 @@ class VectorIndex:
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[0] != len(chunks):
             raise ValueError(f"need one embedding row per chunk, got {emb.shape} for {len(chunks)} chunks")
+        self._count = None
         for start in range(0, len(chunks), MAX_BATCH):
             part = chunks[start : start + MAX_BATCH]
+            for c in part:
+                self._vectors.pop(c.id, None)
             self._col.upsert(
                 ids=[c.id for c in part],
                 embeddings=emb[start : start + len(part)],
                 documents=[c.text for c in part],
                 metadatas=[flatten_metadata(c) for c in part],
             )
+            for c, row in zip(part, emb[start : start + len(part)]):
+                self._vectors[c.id] = row.copy()
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
+        self._count = None
+        for cid in ids:
+            self._vectors.pop(cid, None)
         for start in range(0, len(ids), MAX_BATCH):
             self._col.delete(ids=ids[start : start + MAX_BATCH])
 
@@ -121,11 +141,15 @@ class VectorIndex:
             offset += MAX_BATCH
 
     def get_embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored vectors by id (missing ids are absent from the result)."""
+        """Stored vectors by id (missing ids are absent from the result); served from memory when known."""
         if not ids:
             return {}
-        res = self._col.get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(res["ids"], res["embeddings"])}
+        unknown = [i for i in dict.fromkeys(ids) if i not in self._vectors]
+        for start in range(0, len(unknown), MAX_BATCH):
+            res = self._col.get(ids=unknown[start : start + MAX_BATCH], include=["embeddings"])
+            for i, e in zip(res["ids"], res["embeddings"]):
+                self._vectors[i] = np.asarray(e, dtype=np.float32)
+        return {i: self._vectors[i] for i in ids if i in self._vectors}
 
     def query(self, embedding: np.ndarray, k: int = 10,
               where: Mapping[str, Any] | None = None) -> list[tuple[Chunk, float]]:
