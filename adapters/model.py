@@ -27,6 +27,7 @@ __all__ = [
     "CommandEvent",
     "MemberEvent",
     "FeedbackEvent",
+    "ViewerCountEvent",
     "Reply",
     "utcnow",
 ]
@@ -168,6 +169,15 @@ class FeedbackEvent(Event):
     value: int
 
     kind = "feedback"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViewerCountEvent(Event):
+    """How many people watch the stream now, as the platform or an OBS plugin reports it."""
+
+    count: int
+
+    kind = "viewers"
 
 
 @dataclass(frozen=True, slots=True)

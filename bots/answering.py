@@ -25,7 +25,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -43,7 +43,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from bots.router import Router
     from brain.memory import Store
 
-__all__ = ["Answering", "AnsweringStats", "ASK", "KB", "UNANSWERED"]
+#: Sees a detected question before it is queued: returns it (maybe rewritten) or None to take it over.
+QuestionHook = Callable[[MessageEvent, Question], "Question | None"]
+
+__all__ = ["Answering", "QuestionHook", "AnsweringStats", "ASK", "KB", "UNANSWERED"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,7 @@ class Answering:
         self._post_now: asyncio.Event | None = None  # set by drain(): stop holding, post
         self._busy = 0
         self._vector_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._hooks: list[QuestionHook] = []
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -137,6 +141,19 @@ class Answering:
         question = detect_question(event.text, bot_names=(self.bot_name,))
         if question is None:
             return None
+        for hook in self._hooks:
+            question = hook(event, question)
+            if question is None:  # another part of the bot answers it (product recommendations)
+                return None
+        self.submit(event, question)
+        return None
+
+    def add_hook(self, hook: QuestionHook) -> None:
+        """Let ``hook`` see each detected question first: keep it, rewrite it, or take it (None)."""
+        self._hooks.append(hook)
+
+    def submit(self, event: MessageEvent, question: Question) -> None:
+        """Queue one question for answering (the listener's path, and a hook's way to hand one back)."""
         self.stats.questions += 1
         if self._queue is None:
             self._queue = asyncio.Queue()
@@ -144,7 +161,6 @@ class Answering:
         if self._worker is None or self._worker.done():
             self.brain.start()
             self._worker = asyncio.create_task(self._work(), name="answering")
-        return None
 
     # ---- the worker ------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from bots.answering import Answering
 from bots.brain_host import BrainHost
 from bots.builtin import register_builtin
 from bots.config import Config
+from bots.products import LiveProducts
 from bots.registry import CommandRegistry
 from bots.router import Router
 from brain.memory import Store
@@ -67,8 +68,19 @@ def configured_adapters(config: Config) -> list[Adapter]:
             admin_cache_seconds=telegram.admin_cache_seconds,
             group_messages_per_minute=telegram.group_messages_per_minute))
     if not adapters:
+        also = (" (adapters.feed only feeds the rooms of the other adapters)"
+                if config.adapters.feed.enabled else "")
         raise NoAdapterError("no adapter is enabled: set adapters.console.enabled: true "
-                             "in the config file (or enable a platform adapter)")
+                             f"in the config file (or enable a platform adapter){also}")
+    feed = config.adapters.feed
+    if feed.enabled:
+        from adapters.feed import FeedAdapter  # imported only when used (aiohttp)
+
+        # Posted events join the rooms of the adapters above: platform → the adapter serving it.
+        routes = {a.platform: a.name for a in adapters}
+        adapters.append(FeedAdapter(feed.token, routes=routes, host=feed.host, port=feed.port,
+                                    name="feed", host_name=feed.host_name,
+                                    max_body_bytes=feed.max_body_bytes))
     return adapters
 
 
@@ -83,6 +95,7 @@ class Runtime:
     router: Router
     brain: BrainHost
     answering: Answering | None
+    products: LiveProducts | None = None
 
     @classmethod
     def build(cls, config: Config, data_dir: Path) -> "Runtime":
@@ -98,7 +111,11 @@ class Runtime:
         if config.answers.enabled:
             answering = Answering(brain, store, config.answers, bot_name=config.bot.name)
             answering.attach(router, registry)
-        return cls(config, data_dir, store, registry, router, brain, answering)
+        products = None
+        if config.products.enabled:
+            products = LiveProducts(brain, store, config.products)
+            products.attach(router, registry, answering)
+        return cls(config, data_dir, store, registry, router, brain, answering, products)
 
     async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True) -> None:
         """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup."""
@@ -108,7 +125,7 @@ class Runtime:
         for adapter in adapters:
             await adapter.register_commands(specs)
 
-        if self.answering is not None:
+        if self.answering is not None or self.products is not None:
             self.brain.start()  # load the knowledge base while the room warms up
         loop = asyncio.get_running_loop()
         tasks = [asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters]
@@ -145,6 +162,8 @@ class Runtime:
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            if self.products is not None:
+                await self.products.drain()  # first: a recommendation may hand a question to answering
             if self.answering is not None:
                 # After a stop signal, answering gets a bounded grace period; a finished source
                 # (a replay) is answered completely.

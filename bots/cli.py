@@ -144,7 +144,6 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
     """
     from tqdm import tqdm
 
-    from adapters.base import AdapterError
     from adapters.replay import ReplayAdapter
     config = settings.config()
     runtime = settings.runtime()
@@ -153,15 +152,10 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
     adapter = ReplayAdapter(file, fast=fast, speed=speed or config.replay.speed,
                             max_line_bytes=config.replay.max_line_bytes,
                             echo=None if (as_json or quiet) else sys.stdout, progress=bar.update)
-    started = time.perf_counter()
     try:
-        asyncio.run(runtime.serve([adapter]))  # returns after the store committed everything
-        elapsed = time.perf_counter() - started
-    except AdapterError as exc:
-        raise click.ClickException(str(exc)) from None
+        elapsed = _serve_file(runtime, adapter)
     finally:
         bar.close()
-        runtime.close()
     report = _replay_report(adapter, runtime, elapsed)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
@@ -177,15 +171,40 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
         click.echo(f"  ... and {adapter.stats.bad_lines - 10} more bad lines", err=True)
 
 
+def _serve_file(runtime: "Runtime", adapter: Any) -> float:
+    """Run the bot with one file-driven adapter (a chat log, captions) until the file ends.
+
+    Returns the seconds taken, reading, routing and the final commit included;
+    closes the runtime. An adapter's error is a clean CLI error.
+    """
+    from adapters.base import AdapterError
+    started = time.perf_counter()
+    try:
+        asyncio.run(runtime.serve([adapter]))  # returns after the store committed everything
+        return time.perf_counter() - started
+    except AdapterError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+
+
 def _replay_report(adapter: Any, runtime: "Runtime", elapsed: float) -> dict[str, Any]:
     """The replay's figures. ``seconds`` covers reading, routing and the final commit."""
-    stats, router = adapter.stats, runtime.router.stats
+    stats = adapter.stats
     return {
         "messages": stats.messages,
         "seconds": round(elapsed, 4),
         "msgs_per_s": round(stats.messages / max(elapsed, 1e-9), 1),
         "bad_lines": stats.bad_lines,
         "bad_line_numbers": [b.lineno for b in stats.bad_line_samples],
+        **_runtime_report(runtime),
+    }
+
+
+def _runtime_report(runtime: "Runtime") -> dict[str, Any]:
+    """What the runtime did with a file's events: replies, commands, answers, ... (replay, feed)."""
+    router = runtime.router.stats
+    return {
         "replies": router.replies,
         "commands": router.commands,
         "truncated": router.truncated,
@@ -193,7 +212,82 @@ def _replay_report(adapter: Any, runtime: "Runtime", elapsed: float) -> dict[str
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         **(runtime.answering.stats.as_dict() if runtime.answering is not None
            else {"questions": 0, "answers": 0, "abstained": 0, "merged": 0}),
+        # Live product ranking: counters, and every change of a room's top product in order.
+        "products": runtime.products.stats.as_dict() if runtime.products is not None else {},
+        "top_products": [{"room": room, "ts": round(ts, 3), "product": pid}
+                         for room, ts, pid in (runtime.products.top_history if runtime.products else ())],
     }
+
+
+class _InputError(click.ClickException):
+    """A file the user must fix (missing, unreadable, not captions): exit code 2, like a bad config."""
+
+    exit_code = EXIT_CONFIG
+
+
+@cli.group(name="feed")
+def feed_group() -> None:
+    """Feed the stream's content (the host's speech) into a room.
+
+    For live speech-to-text, enable the HTTP endpoint instead (adapters.feed in
+    the config; see the README, "Feeding the host's speech").
+    """
+
+
+@feed_group.command(name="captions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--room", required=True,
+              help="Room key platform:room_id the speech belongs to (e.g. replay:smoothie-lab, "
+                   "console:demo); a bare name is captions:<name>.")
+@click.option("--fast", is_flag=True, help="Deliver every cue at once instead of at the cue times.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Pacing multiplier (2 = twice as fast as the captions). Default: replay.speed.")
+@click.option("--host-name", default="host", show_default=True, help="Who speaks the captions (the host).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures at the end.")
+@click.pass_obj
+def feed_captions(settings: Settings, file: Path, room: str, fast: bool, speed: float | None,
+                  host_name: str, as_json: bool) -> None:
+    """Play a caption file (SRT or WebVTT) into a room as the host's speech.
+
+    Each cue becomes a transcript line by the host, timed at now + the cue's start.
+    UTF-8 (with or without BOM), UTF-16 with BOM and GB18030 are read. Broken cues
+    (bad timestamps, an end before the start, no text) are skipped and listed with
+    their line numbers.
+    """
+    from adapters.base import AdapterError
+    from adapters.captions import CaptionAdapter
+    config = settings.config()
+    try:
+        adapter = CaptionAdapter(file, room=room, host_name=host_name, fast=fast,
+                                 speed=speed or config.replay.speed,
+                                 echo=None if as_json else sys.stdout)
+        adapter.load()  # an unreadable file fails here, before the runtime starts
+    except AdapterError as exc:
+        raise _InputError(str(exc)) from None
+    runtime = settings.runtime()
+    elapsed = _serve_file(runtime, adapter)
+    stats = adapter.stats
+    report = {
+        "cues": stats.cues,
+        "bad_cues": stats.bad_cues,
+        "bad_cue_lines": [b.lineno for b in stats.bad_cue_samples],
+        "seconds": round(elapsed, 4),
+        "cues_per_s": round(stats.cues / max(elapsed, 1e-9), 1),
+        "room": adapter.room.key,
+        "format": stats.format,
+        "encoding": stats.encoding,
+        **_runtime_report(runtime),
+    }
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    click.echo(f"fed {report['cues']} cues ({stats.format}, {stats.encoding}) into {report['room']} in "
+               f"{report['seconds']:.2f} s; {report['replies']} bot replies; {report['bad_cues']} bad cues; "
+               f"{report['truncated']} truncated")
+    for bad in stats.bad_cue_samples[:10]:
+        click.echo(f"  line {bad.lineno}: {bad.reason}", err=True)
+    if stats.bad_cues > 10:
+        click.echo(f"  ... and {stats.bad_cues - 10} more bad cues", err=True)
 
 
 def _brain(settings: Settings, folder: Path | None = None) -> Any:
@@ -302,6 +396,52 @@ def eval_retrieval(settings: Settings, directory: Path, retriever: str, as_json:
         result = evaluate(directory, mode=retriever, embedder=embedder)  # type: ignore[arg-type]
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise click.ClickException(f"cannot evaluate {directory}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        click.echo(f"{key:>10}  {value}")
+
+
+@eval_group.command(name="products")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
+@click.pass_obj
+def eval_products(settings: Settings, directory: Path, as_json: bool) -> None:
+    """Score product relevance on a BEIR-layout set with graded (0-3) judgments.
+
+    Ranks the whole catalog (corpus.jsonl: title = name, text = description)
+    for every query (queries.jsonl) with the bot's product matcher and prints
+    ndcg@10 (graded gains), p@5 and mrr@10 (rating >= 2 is relevant), queries,
+    docs and seconds. Queries with no judgment above 0 are skipped (BEIR
+    convention). Exit code 2 if DIRECTORY is not such a set.
+    """
+    from tqdm import tqdm
+
+    from brain.product_eval import evaluate_products
+    from brain.retrieval.embedders import make_embedder
+    config = settings.config()
+    if not directory.is_dir():
+        click.echo(f"liveroom: {directory} is not a directory", err=True)
+        sys.exit(EXIT_CONFIG)
+    missing = [n for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv") if not (directory / n).is_file()]
+    if missing:
+        click.echo(f"liveroom: {directory} is not a BEIR-layout set: missing {', '.join(missing)}", err=True)
+        sys.exit(EXIT_CONFIG)
+    embedder = make_embedder(config.retrieval.embedder)
+    bar = tqdm(unit="product", desc="embedding catalog", file=sys.stderr, disable=True if as_json else None,
+               leave=False)
+
+    def start(total: int) -> None:
+        bar.reset(total=total)
+
+    try:
+        result = evaluate_products(directory, embedder, progress=bar.update, on_start=start)
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        click.echo(f"liveroom: cannot evaluate {directory}: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    finally:
+        bar.close()
     if as_json:
         click.echo(json.dumps(result))
         return

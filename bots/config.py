@@ -79,14 +79,32 @@ class TelegramSection(_Section):
     group_messages_per_minute: int = Field(20, ge=1, le=60)
 
 
+class FeedSection(_Section):
+    """A local HTTP endpoint for the host's speech (speech-to-text, captions) and viewer counts.
+
+    Events posted to ``/rooms/<platform:room_id>/...`` join that room of the other
+    enabled adapters. Every request needs ``Authorization: Bearer <token>``.
+    """
+
+    enabled: bool = False
+    host: str = Field("127.0.0.1", min_length=1, description="listen address; keep it loopback")
+    port: int = Field(8765, ge=0, le=65535, description="0 picks a free port")
+    token: str = Field("", repr=False, description="write ${LIVEROOM_FEED_TOKEN}; never the token itself")
+    host_name: str = Field("host", min_length=1, max_length=64,
+                           description="who speaks when a request names no speaker")
+    max_body_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024)
+
+
 class AdaptersSection(_Section):
     console: ConsoleSection = ConsoleSection()
     discord: DiscordSection = DiscordSection()
     telegram: TelegramSection = TelegramSection()
+    feed: FeedSection = FeedSection()
 
     @model_validator(mode="after")
     def _tokens_for_enabled_platforms(self) -> "AdaptersSection":
-        for name, env in (("discord", "DISCORD_TOKEN"), ("telegram", "TELEGRAM_TOKEN")):
+        for name, env in (("discord", "DISCORD_TOKEN"), ("telegram", "TELEGRAM_TOKEN"),
+                          ("feed", "LIVEROOM_FEED_TOKEN")):
             section = getattr(self, name)
             if section.enabled and not section.token:
                 raise ValueError(f"adapters.{name} is enabled but its token is empty: write "
@@ -160,6 +178,25 @@ class AnswersSection(_Section):
     cache_ttl: float = Field(600, ge=0, le=86400)
 
 
+class ProductsSection(_Section):
+    """Live product ranking against what the host is saying (docs/products.md)."""
+
+    enabled: bool = True
+    window: float = Field(120, ge=10, le=3600, description="seconds of host speech the ranking reads")
+    half_life: float = Field(45, ge=1, le=3600, description="a line's weight halves after this many seconds")
+    max_lines: int = Field(2000, ge=10, le=100000, description="lines kept per room, newest first")
+    rerank_interval: float = Field(0.25, ge=0, le=30, description="a flood of lines is ranked at most this often")
+    asked_boost: float = Field(0.5, ge=0, le=5, description="weight of viewers' recent questions about a product")
+    asked_half_life: float = Field(300, ge=1, le=86400)
+    pin_penalty: float = Field(0.5, ge=0, le=1, description="share of its score a just-pinned product loses")
+    pin_half_life: float = Field(300, ge=1, le=86400, description="seconds for that penalty to halve")
+    min_relevance: float = Field(0.15, ge=0, le=1, description="below this no product is suggested")
+    recommend_count: int = Field(3, ge=1, le=10, description="products offered to a viewer who states a need")
+    auto_suggest: bool = Field(False, description="whisper to the host when the top product changes")
+    suggest_margin: float = Field(0.1, ge=0, le=1, description="lead the new top product needs to be whispered")
+    suggest_min_interval: float = Field(30, ge=0, le=3600)
+
+
 class LLMSection(_Section):
     """An optional OpenAI-compatible model; without one, answers are extractive."""
 
@@ -196,6 +233,7 @@ class Config(_Section):
     knowledge: KnowledgeSection = KnowledgeSection()
     retrieval: RetrievalSection = RetrievalSection()
     answers: AnswersSection = AnswersSection()
+    products: ProductsSection = ProductsSection()
     llm: LLMSection = LLMSection()
     logging: LoggingSection = LoggingSection()
 

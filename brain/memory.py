@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import sqlalchemy as sa
 
-from adapters.model import CommandEvent, Event, FeedbackEvent, MessageEvent, Reply, User
-from brain.schema import events, migrate, questions
+from adapters.model import CommandEvent, Event, FeedbackEvent, MessageEvent, Reply, User, ViewerCountEvent
+from brain.schema import events, migrate, pins, questions
 
 __all__ = ["Store", "StoredEvent", "StoreError"]
 
@@ -127,6 +127,8 @@ class Store:
                 command = event.command
         elif isinstance(event, FeedbackEvent):
             text, reply_to = f"{event.value:+d}", event.target
+        elif isinstance(event, ViewerCountEvent):
+            text = str(event.count)  # kind "viewers"; the count, as feedback keeps its value in text
         self._put(events, {
             "event_id": event.event_id,
             "room": event.room.key,
@@ -171,6 +173,12 @@ class Store:
     def record_question(self, row: dict[str, Any]) -> None:
         """Queue one handled question (columns of ``brain.schema.questions``)."""
         self._put(questions, row)
+
+    def record_pin(self, *, room: str, product_id: str, product_name: str, user_key: str,
+                   event_id: str | None, ts: float) -> None:
+        """Queue one product pin (the host announced it in the room)."""
+        self._put(pins, {"room": room, "product_id": product_id, "product_name": product_name,
+                         "user_key": user_key, "event_id": event_id, "ts": ts})
 
     def _put(self, table: sa.Table, row: dict[str, Any]) -> None:
         if self._closed:
@@ -288,12 +296,15 @@ class Store:
                 "first_ts": first, "last_ts": last}
 
     def iter_questions(self, *, room: str | None = None, statuses: Sequence[str] | None = None,
-                       since: float | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+                       since: float | None = None, limit: int | None = None,
+                       user_key: str | None = None) -> list[dict[str, Any]]:
         """Handled questions, newest first, as plain dicts (columns of ``brain.schema.questions``)."""
         self.flush()
         query = sa.select(questions)
         if room is not None:
             query = query.where(questions.c.room == room)
+        if user_key is not None:
+            query = query.where(questions.c.user_key == user_key)
         if statuses:
             query = query.where(questions.c.status.in_(list(statuses)))
         if since is not None:
@@ -303,6 +314,15 @@ class Store:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def iter_pins(self, *, room: str, since: float | None = None) -> list[dict[str, Any]]:
+        """Pins in a room, oldest first (to rebuild the ranking's pin memory after a restart)."""
+        self.flush()
+        query = sa.select(pins).where(pins.c.room == room)
+        if since is not None:
+            query = query.where(pins.c.ts >= since)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query.order_by(pins.c.ts, pins.c.id))]
 
     def iter_events(self, *, room: str | None = None, since: float | None = None,
                     until: float | None = None, kinds: Sequence[str] | None = None,

@@ -18,7 +18,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "events", "questions", "schema_version", "MIGRATIONS", "migrate", "current_version",
+__all__ = ["metadata", "events", "questions", "pins", "schema_version", "MIGRATIONS", "migrate", "current_version",
            "SchemaTooNew"]
 
 metadata = sa.MetaData()
@@ -121,11 +121,39 @@ def _v2_questions(conn: sa.Connection) -> None:
     md.create_all(conn)
 
 
+def _pin_columns_v3() -> list[sa.Column]:
+    """Version 3: products the host pinned (announced) in a room: the ranking's "already on screen"."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("room", sa.String(256), nullable=False),
+        sa.Column("product_id", sa.String(128), nullable=False),
+        sa.Column("product_name", sa.String(512), nullable=False),
+        sa.Column("user_key", sa.String(256), nullable=False),
+        sa.Column("event_id", sa.String(128), nullable=True),
+        sa.Column("ts", sa.Float, nullable=False),
+    ]
+
+
+def _pin_indexes_v3(table: sa.Table) -> None:
+    sa.Index("ix_pins_room_ts", table.c.room, table.c.ts)
+
+
+pins = sa.Table("pins", metadata, *_pin_columns_v3())
+_pin_indexes_v3(pins)
+
+
+def _v3_pins(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    _pin_indexes_v3(sa.Table("pins", md, *_pin_columns_v3()))
+    md.create_all(conn)
+
+
 Migration = tuple[int, str, Callable[[sa.Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "event log", _v1_events),
     (2, "questions", _v2_questions),
+    (3, "pins", _v3_pins),
 )
 
 

@@ -12,13 +12,13 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from adapters.base import Adapter, AdapterError
 from adapters.model import Event, Reply
 from adapters.replay.reader import PLATFORM, BadLine, read_log
 
-__all__ = ["ReplayAdapter", "ReplayStats"]
+__all__ = ["ReplayAdapter", "ReplayStats", "ReplyCollector"]
 
 #: How many events a fast replay delivers before yielding to the loop (signals, the store).
 _YIELD_EVERY = 500
@@ -37,7 +37,26 @@ class ReplayStats:
     bytes_read: int = 0
 
 
-class ReplayAdapter(Adapter):
+class ReplyCollector:
+    """``send()`` for rooms played from a file (a chat log, captions): the bot's replies are kept in
+    ``replies``, counted in ``stats.replies`` and, with an ``echo`` stream, printed.
+
+    Mixed in before `Adapter`; the adapter sets ``replies``, ``stats`` and ``echo``.
+    """
+
+    replies: list[Reply]
+    stats: Any  # has an int ``replies``
+    echo: TextIO | None
+
+    async def send(self, reply: Reply) -> str:
+        self.replies.append(reply)
+        self.stats.replies += 1
+        if self.echo is not None:
+            self.echo.write(f"[{reply.room.id}] bot: {reply.text}\n")
+        return self.next_id("out")  # type: ignore[attr-defined]
+
+
+class ReplayAdapter(ReplyCollector, Adapter):
     """Plays one JSON Lines chat log; ``run()`` returns when the log ends."""
 
     platform = PLATFORM
@@ -112,13 +131,6 @@ class ReplayAdapter(Adapter):
         self.stats.bad_lines += 1
         if len(self.stats.bad_line_samples) < _BAD_LINES_KEPT:
             self.stats.bad_line_samples.append(bad)
-
-    async def send(self, reply: Reply) -> str:
-        self.replies.append(reply)
-        self.stats.replies += 1
-        if self.echo is not None:
-            self.echo.write(f"[{reply.room.id}] bot: {reply.text}\n")
-        return self.next_id("out")
 
     async def stop(self) -> None:
         self._stopping = True

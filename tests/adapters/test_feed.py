@@ -1,0 +1,257 @@
+"""The feed endpoint over real HTTP on loopback: auth, limits, errors, routing, a flood in order."""
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+import pytest
+
+from adapters.base import AdapterError
+from adapters.feed import FeedAdapter
+from adapters.model import Role, TranscriptEvent, ViewerCountEvent
+
+TOKEN = "feed-test-token-5f2c"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ROUTES = {"console": "console", "telegram": "tg-main"}
+
+
+class Feed:
+    def __init__(self, adapter: FeedAdapter, session: aiohttp.ClientSession) -> None:
+        self.adapter = adapter
+        self.session = session
+        self.events: list = []
+        self.base = f"http://127.0.0.1:{adapter.port}"
+
+    async def post(self, path: str, *, headers: dict | None = None, auth: bool = True, **kw):
+        h = {**(AUTH if auth else {}), **(headers or {})}
+        async with self.session.post(self.base + path, headers=h, **kw) as resp:
+            return resp.status, await resp.json()
+
+
+@pytest.fixture
+async def feed():
+    adapter = FeedAdapter(TOKEN, routes=ROUTES, port=0, host_name="chef_lin", max_body_bytes=64 * 1024)
+    events: list = []
+
+    async def sink(event):
+        events.append(event)
+
+    adapter.bind(sink)
+    task = asyncio.create_task(adapter.run())
+    await asyncio.wait_for(adapter.ready.wait(), 5)
+    assert adapter.port > 0
+    async with aiohttp.ClientSession() as session:
+        f = Feed(adapter, session)
+        f.events = events
+        yield f
+    await adapter.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_health_needs_no_token(feed):
+    async with feed.session.get(feed.base + "/health") as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"status": "ok", "platforms": ["console", "telegram"]}
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Authorization": "Bearer wrong-token"},
+    {"Authorization": f"Bearer {TOKEN}x"},
+    {"Authorization": f"Basic {TOKEN}"},
+    {"Authorization": TOKEN},
+])
+async def test_missing_or_wrong_token_is_401_and_nothing_is_delivered(feed, headers, caplog):
+    caplog.set_level(logging.DEBUG)
+    status, body = await feed.post("/rooms/console%3Ademo/transcript", auth=False, headers=headers,
+                                   json={"text": "hello"})
+    assert status == 401 and "Bearer" in body["error"]
+    status, body = await feed.post("/rooms/console%3Ademo/viewers", auth=False, headers=headers,
+                                   json={"count": 3})
+    assert status == 401
+    assert feed.events == []
+    assert TOKEN not in caplog.text and TOKEN not in repr(feed.adapter)
+
+
+async def test_transcript_json_becomes_a_host_transcript_in_the_real_room(feed):
+    status, body = await feed.post("/rooms/console%3Ademo/transcript",
+                                   json={"text": "  Today: mango smoothies  ", "ts": "2026-11-20T20:01:03+08:00",
+                                         "speaker": "Chef Lin"})
+    assert status == 200 and body["accepted"] == 1 and body["room"] == "console:demo"
+    [event] = feed.events
+    assert type(event) is TranscriptEvent and event.kind == "transcript"
+    assert event.text == "Today: mango smoothies" and event.room.key == "console:demo"
+    assert event.source == "console"  # replies go to the console room, not to the feed
+    assert event.author.name == "Chef Lin" and event.author.role is Role.HOST
+    assert event.ts == datetime(2026, 11, 20, 20, 1, 3, tzinfo=timezone(timedelta(hours=8)))
+    assert body["ids"] == [event.event_id]
+
+
+async def test_room_keys_are_url_decoded_and_may_hold_a_slash(feed):
+    status, body = await feed.post("/rooms/telegram%3A-100123%2F7/transcript", json={"text": "topic 7"})
+    assert status == 200 and body["room"] == "telegram:-100123/7"
+    [event] = feed.events
+    assert event.room.platform == "telegram" and event.room.id == "-100123/7" and event.source == "tg-main"
+    assert event.author.name == "chef_lin"  # the configured host name when no speaker is given
+    assert abs((event.ts - datetime.now(timezone.utc)).total_seconds()) < 5  # no ts: now
+
+
+async def test_plain_text_body_one_event_per_line_in_order(feed):
+    status, body = await feed.post("/rooms/console:demo/transcript", data="first line\n\n  second line \r\nthird\n",
+                                   headers={"Content-Type": "text/plain; charset=utf-8"})
+    assert status == 200 and body["accepted"] == 3
+    assert [e.text for e in feed.events] == ["first line", "second line", "third"]
+    assert len({e.event_id for e in feed.events}) == 3
+
+
+async def test_text_over_the_runtime_limit_is_accepted_whole(feed):
+    long = "blend " * 2000  # 12,000 chars: the router truncates and flags, the feed does not
+    status, _ = await feed.post("/rooms/console%3Ademo/transcript", json={"text": long})
+    assert status == 200 and feed.events[0].text == long.strip()
+
+
+async def test_unknown_platform_is_404_naming_it(feed):
+    status, body = await feed.post("/rooms/discord%3A123/transcript", json={"text": "hi"})
+    assert status == 404
+    assert body["error"] == "no adapter serves platform 'discord' (configured: console, telegram)"
+    assert feed.events == []
+
+
+@pytest.mark.parametrize("room", ["demo", "console%3A", "%3Ademo"])
+async def test_a_room_that_is_not_a_room_key_is_400(feed, room):
+    status, body = await feed.post(f"/rooms/{room}/transcript", json={"text": "hi"})
+    assert status == 400 and "platform:room_id" in body["error"]
+
+
+async def test_body_over_the_limit_is_413(feed):
+    status, body = await feed.post("/rooms/console%3Ademo/transcript", data=b"x" * (64 * 1024 + 1),
+                                   headers={"Content-Type": "text/plain"})
+    assert status == 413 and "65536-byte limit" in body["error"]
+
+    async def chunked():  # no Content-Length: cut off while reading
+        for _ in range(20):
+            yield b"y" * 8192
+
+    status, body = await feed.post("/rooms/console%3Ademo/transcript", data=chunked(),
+                                   headers={"Content-Type": "text/plain"})
+    assert status == 413 and "limit" in body["error"]
+    assert feed.events == []
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, "body is not valid JSON"),
+    ({"json": ["a list"]}, "body must be a JSON object"),
+    ({"json": {"speaker": "x"}}, "field 'text' is missing"),
+    ({"json": {"text": 42}}, "field 'text' must be a non-empty string"),
+    ({"json": {"text": "   "}}, "field 'text' must be a non-empty string"),
+    ({"json": {"text": "hi", "ts": "yesterday"}}, "field 'ts' is not ISO 8601: 'yesterday'"),
+    ({"json": {"text": "hi", "ts": "2026-11-20T20:00:00"}}, "field 'ts' has no UTC offset"),
+    ({"json": {"text": "hi", "ts": 1732104000}}, "field 'ts' must be an ISO 8601 string"),
+    ({"json": {"text": "hi", "speaker": ""}}, "field 'speaker' must be a non-empty string"),
+    ({"data": b"\xff\xfe", "headers": {"Content-Type": "application/json"}}, "body is not valid UTF-8"),
+    ({"data": b" \n \n", "headers": {"Content-Type": "text/plain"}}, "text/plain body is empty"),
+])
+async def test_bad_transcript_requests_are_400_naming_the_field(feed, kwargs, message):
+    status, body = await feed.post("/rooms/console%3Ademo/transcript", **kwargs)
+    assert status == 400 and body["error"].startswith(message), body
+    assert feed.events == []
+
+
+async def test_an_unsupported_content_type_is_415(feed):
+    status, body = await feed.post("/rooms/console%3Ademo/transcript", data={"text": "hi"})  # a form
+    assert status == 415 and "application/json or text/plain" in body["error"]
+
+
+async def test_viewer_counts(feed):
+    status, body = await feed.post("/rooms/console%3Ademo/viewers",
+                                   json={"count": 1234, "ts": "2026-11-20T12:00:00Z"})
+    assert status == 200 and body["accepted"] == 1
+    [event] = feed.events
+    assert type(event) is ViewerCountEvent and event.kind == "viewers" and event.count == 1234
+    assert event.room.key == "console:demo" and event.source == "console"
+    assert event.ts == datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({}, "field 'count' is missing"),
+    ({"count": "12"}, "field 'count' must be a whole number"),
+    ({"count": 12.5}, "field 'count' must be a whole number"),
+    ({"count": True}, "field 'count' must be a whole number"),
+    ({"count": -1}, "field 'count' must be a whole number"),
+    ({"count": 3, "ts": "soon"}, "field 'ts' is not ISO 8601"),
+])
+async def test_bad_viewer_counts_are_400(feed, payload, message):
+    status, body = await feed.post("/rooms/console%3Ademo/viewers", json=payload)
+    assert status == 400 and body["error"].startswith(message), body
+    assert feed.events == []
+
+
+async def test_a_flood_of_100_lines_a_second_is_delivered_in_order(feed):
+    started = time.perf_counter()
+    statuses = []
+    for i in range(100):
+        statuses.append((await feed.post("/rooms/console%3Ademo/transcript", json={"text": f"line {i}"}))[0])
+        delay = started + (i + 1) * 0.01 - time.perf_counter()  # 100 lines in ~1 s
+        if delay > 0:
+            await asyncio.sleep(delay)
+    elapsed = time.perf_counter() - started
+    assert statuses == [200] * 100
+    assert [e.text for e in feed.events] == [f"line {i}" for i in range(100)]
+    assert feed.adapter.received == 100 and elapsed < 5
+
+
+async def test_concurrent_requests_lose_nothing(feed):
+    async def one(i):
+        return await feed.post("/rooms/telegram%3A-1/transcript", json={"text": f"c{i}"})
+
+    results = await asyncio.gather(*(one(i) for i in range(100)))
+    assert [status for status, _ in results] == [200] * 100
+    assert sorted(e.text for e in feed.events) == sorted(f"c{i}" for i in range(100))
+    # each request's events reach the runtime in the order the ids were handed out
+    assert [e.event_id for e in feed.events] == sorted((e.event_id for e in feed.events),
+                                                      key=lambda x: int(x.rsplit("t", 1)[1]))
+
+
+async def test_a_busy_port_is_a_clear_error():
+    first = FeedAdapter(TOKEN, routes=ROUTES, port=0)
+    first.bind(lambda e: asyncio.sleep(0))
+    task = asyncio.create_task(first.run())
+    await asyncio.wait_for(first.ready.wait(), 5)
+    second = FeedAdapter(TOKEN, routes=ROUTES, port=first.port)
+    with pytest.raises(AdapterError, match=f"cannot listen on 127.0.0.1:{first.port}"):
+        await second.run()
+    await first.stop()
+    await asyncio.wait_for(task, 5)
+
+
+def test_a_token_is_required():
+    with pytest.raises(AdapterError, match="LIVEROOM_FEED_TOKEN"):
+        FeedAdapter("", routes=ROUTES)
+
+
+async def test_through_a_real_runtime_the_store_records_transcripts_and_viewer_counts(runtime, room):
+    """The router truncates and flags a long line; the store keeps the viewer count."""
+    # ``room``: the console adapter, named "console", serving room console:test
+    adapter = FeedAdapter(TOKEN, routes={"console": "console"}, port=0)
+    runtime.router.attach(adapter)
+    task = asyncio.create_task(adapter.run())
+    await asyncio.wait_for(adapter.ready.wait(), 5)
+    base = f"http://127.0.0.1:{adapter.port}/rooms/console%3Atest"
+    try:
+        async with aiohttp.ClientSession(headers=AUTH) as session:
+            async with session.post(base + "/transcript", json={"text": "x" * 5000}) as resp:
+                assert resp.status == 200
+            async with session.post(base + "/viewers", json={"count": 42}) as resp:
+                assert resp.status == 200
+    finally:
+        await adapter.stop()
+        await asyncio.wait_for(task, 5)
+    await asyncio.to_thread(runtime.store.flush)
+    rows = list(runtime.store.iter_events(room="console:test"))
+    by_kind = {row.kind: row for row in rows}
+    assert set(by_kind) == {"transcript", "viewers"}
+    assert by_kind["transcript"].text == "x" * runtime.config.limits.max_message_chars
+    assert "truncated" in by_kind["transcript"].flags and by_kind["transcript"].role == "host"
+    assert by_kind["viewers"].text == "42" and by_kind["viewers"].platform == "console"
