@@ -152,13 +152,21 @@ class Runtime:
                     pass
         try:
             pending = set(tasks)
+            auxiliary = {t for a, t in zip(adapters, tasks) if getattr(a, "auxiliary", False)}
             while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 failed = [t for t in done if not t.cancelled() and t.exception() is not None]
                 if failed:
                     request_stop()
                     await asyncio.gather(*pending, return_exceptions=True)
                     raise failed[0].exception()  # type: ignore[misc]
+                if pending and pending <= auxiliary:
+                    # Only adapters that feed other rooms are left (the feed endpoint): those rooms
+                    # have all ended (the console's /quit), so stop them too.
+                    for adapter, task in zip(adapters, tasks):
+                        if task in pending:
+                            loop.create_task(adapter.stop())
+                    auxiliary = set()
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)

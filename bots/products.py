@@ -179,7 +179,7 @@ class LiveProducts:
         if room is None:
             s = self.ranking
             room = RoomProducts(window=ContentWindow(s.window, s.half_life, s.max_lines))
-            for pin in self.store.iter_pins(room=key, since=time.time() - 6 * self.ranking.pin_half_life):
+            for pin in self.store.iter_pins(room=key):  # the newest pin of each product wins
                 room.pins[pin["product_id"]] = pin["ts"]
             self._rooms[key] = room
         return room
@@ -390,7 +390,7 @@ class LiveProducts:
         key = context.event.room.key
         await self._flush_pending(key)
         room = self._room(key)
-        now = max([time.time(), *(l.ts for l in room.window.lines[-1:])])
+        now = context.event.ts.timestamp()  # event time: a replayed stream is ranked as it was live
         ranked = await self.brain.run(ranker.rank, room, now, max(1, min(n, 20)))
         if not ranked:
             return ("Nothing in the catalog matches what you have said in the last "

@@ -199,7 +199,7 @@ class ProductRanker:
         for pid, ts in room.pins.items():
             i = self._position.get(pid)
             if i is not None:
-                factor[i] *= 1.0 - s.pin_penalty * 2.0 ** (-(now - ts) / s.pin_half_life)
+                factor[i] *= 1.0 - s.pin_penalty * 2.0 ** (-max(0.0, now - ts) / s.pin_half_life)
         for i, p in enumerate(self.products):
             if p.stock == 0:
                 factor[i] *= s.sold_out_factor
@@ -207,7 +207,7 @@ class ProductRanker:
 
     def _asked_mass(self, times: Sequence[float], now: float) -> float:
         hl = self.settings.asked_half_life
-        return float(sum(2.0 ** (-(now - t) / hl) for t in times if t <= now))
+        return float(sum(2.0 ** (-max(0.0, now - t) / hl) for t in times))
 
     def _ranked(self, i: int, score: float, relevance: float, terms: Mapping[str, float],
                 room: RoomProducts, now: float) -> RankedProduct:
@@ -218,7 +218,7 @@ class ProductRanker:
         return RankedProduct(product=product, score=score, relevance=relevance, terms=matched,
                              line=line.text if line else None,
                              asked=self._asked_mass(room.asked.get(product.id, ()), now),
-                             pinned_ago=None if pinned is None else now - pinned)
+                             pinned_ago=None if pinned is None else max(0.0, now - pinned))
 
     # ---- viewers ---------------------------------------------------------------------
 

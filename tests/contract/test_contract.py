@@ -92,3 +92,25 @@ async def test_a_reconnect_loses_no_inbound_message(driver):
     await asyncio.to_thread(driver.runtime.store.flush)
     texts = [e.text for e in driver.runtime.store.iter_events(kinds=["chat"])]
     assert "still there after the reconnect?" in texts
+
+
+async def test_pin_announces_the_product_in_the_room(driver):
+    await driver.say("/pin BG-PRO-01", role="host")
+    sent: list = []
+    async with asyncio.timeout(20):  # the first command waits for the knowledge base to load
+        while not sent:
+            sent = [s for s in await driver.sent() if s.text.startswith("📌")]
+    assert len(sent) == 1, [s.text for s in await driver.sent()]
+    assert "BlendGo Pro" in sent[0].text and "259" in sent[0].text
+    assert "https://shop.smoothielab.example/p/bg-pro-01" in sent[0].text
+    assert sent[0].room == driver.room_key
+    pins = driver.runtime.store.iter_pins(room=driver.room_key)
+    assert [p["product_id"] for p in pins] == ["BG-PRO-01"]
+
+
+async def test_pin_from_a_viewer_is_refused_and_not_recorded(driver):
+    await driver.say("/pin BG-PRO-01", role="viewer")
+    sent = await driver.sent()
+    assert any("/pin is for the host only" in s.text for s in sent)
+    assert not any(s.text.startswith("📌") for s in sent)
+    assert driver.runtime.store.iter_pins(room=driver.room_key) == []
