@@ -323,8 +323,15 @@ class ProductMatcher:
         cols, weights, bound = self._query_columns(terms)
         if not n or not cols.size or bound <= 0:
             return np.zeros(n, dtype=np.float32)
-        raw = self._tw[:, cols] @ weights
-        return np.minimum(np.asarray(raw, dtype=np.float32).ravel() / np.float32(bound), np.float32(1.0))
+        # Gather the query columns straight from the CSC arrays and sum per product
+        # (cheaper than building a sliced sparse matrix on every call).
+        m = self._tw
+        starts, ends = m.indptr[cols], m.indptr[cols + 1]
+        sel = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if cols.size > 1 \
+            else np.arange(starts[0], ends[0])
+        contrib = m.data[sel] * np.repeat(weights / np.float32(bound), ends - starts)
+        raw = np.bincount(m.indices[sel], weights=contrib, minlength=n).astype(np.float32)
+        return np.minimum(raw, np.float32(1.0))
 
     def dense_scores(self, vector: np.ndarray | None, terms: Mapping[str, float] | None = None,
                      lexical: np.ndarray | None = None) -> np.ndarray:

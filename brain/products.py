@@ -155,6 +155,9 @@ class ProductRanker:
         self.products: Sequence[ProductDoc] = matcher.products
         self._position = {p.id: i for i, p in enumerate(self.products)}
         self._name_index = _NameIndex(self.products)
+        #: sold-out products sink (precomputed: the catalog is fixed for the ranker's life)
+        self._stock_factor = np.asarray([settings.sold_out_factor if p.stock == 0 else 1.0 for p in self.products],
+                                        dtype=np.float32)
 
     def find(self, text: str) -> ProductDoc | None:
         """A product by id, exact name, or the best name match (``/pin blendgo pro``)."""
@@ -191,7 +194,7 @@ class ProductRanker:
 
     def _signal_factors(self, room: RoomProducts, now: float) -> np.ndarray:
         s = self.settings
-        factor = np.ones(len(self.products), dtype=np.float32)
+        factor = self._stock_factor.copy()
         for pid, times in room.asked.items():
             i = self._position.get(pid)
             if i is not None:
@@ -200,9 +203,6 @@ class ProductRanker:
             i = self._position.get(pid)
             if i is not None:
                 factor[i] *= 1.0 - s.pin_penalty * 2.0 ** (-max(0.0, now - ts) / s.pin_half_life)
-        for i, p in enumerate(self.products):
-            if p.stock == 0:
-                factor[i] *= s.sold_out_factor
         return factor
 
     def _asked_mass(self, times: Sequence[float], now: float) -> float:
@@ -238,8 +238,7 @@ class ProductRanker:
             vector = vector + self.settings.history_weight * np.mean(np.asarray(history_vectors), axis=0)
             vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
         relevance = self.matcher.scores(terms, vector)
-        relevance = relevance * np.asarray([self.settings.sold_out_factor if p.stock == 0 else 1.0
-                                            for p in self.products], dtype=np.float32)
+        relevance = relevance * self._stock_factor
         need_terms = {t: 1.0 for t in tokenize(need)}
         out = []
         for i in np.argsort(-relevance, kind="stable")[:n]:

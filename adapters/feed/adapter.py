@@ -55,6 +55,8 @@ class FeedAdapter(Adapter):
     """Serves the feed endpoint until ``stop()``. ``port`` is the bound port once ``ready`` is set."""
 
     platform = PLATFORM
+    #: It only feeds the rooms of other adapters: the runtime stops it once they have all ended.
+    auxiliary = True
 
     def __init__(
         self,

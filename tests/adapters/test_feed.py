@@ -255,3 +255,15 @@ async def test_through_a_real_runtime_the_store_records_transcripts_and_viewer_c
     assert by_kind["transcript"].text == "x" * runtime.config.limits.max_message_chars
     assert "truncated" in by_kind["transcript"].flags and by_kind["transcript"].role == "host"
     assert by_kind["viewers"].text == "42" and by_kind["viewers"].platform == "console"
+
+
+async def test_the_runtime_stops_the_feed_when_the_rooms_it_feeds_have_ended(runtime):
+    import io
+
+    from adapters.console import ConsoleAdapter
+
+    console = ConsoleAdapter(room="test", user="viewer1", stdin=io.StringIO("hello\n"),
+                             stdout=io.StringIO(), prompt=False)  # ends at the end of its input
+    feed = FeedAdapter(TOKEN, routes={"console": "console"}, port=0)
+    await asyncio.wait_for(runtime.serve([console, feed], handle_signals=False), 20)
+    assert feed.ready.is_set()  # it did start, and then stopped with the console room

@@ -25,7 +25,7 @@ def test_empty_file_means_defaults():
 def test_unknown_key_names_line_and_allowed_keys():
     text = "bot:\n  name: x\nadapters:\n  consle:\n    enabled: true\n"
     [p] = problems(text)
-    assert p == "cfg.yaml:4: adapters.consle: unknown key (allowed: console, discord, telegram)"
+    assert p == "cfg.yaml:4: adapters.consle: unknown key (allowed: console, discord, feed, telegram)"
 
 
 def test_unknown_top_level_section():
@@ -79,3 +79,28 @@ def test_all_problems_are_reported_at_once():
 def test_missing_explicit_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_feed_enabled_without_a_token_names_the_variable():
+    # The token written as the docs say, with the variable unset: the substitution names it.
+    text = "adapters:\n  feed:\n    enabled: true\n    token: ${LIVEROOM_FEED_TOKEN}\n"
+    found = problems(text)
+    assert len(found) == 2 and all("LIVEROOM_FEED_TOKEN" in p for p in found)
+    assert found[1].startswith("cfg.yaml:4: adapters.feed.token: environment variable LIVEROOM_FEED_TOKEN "
+                               "is not set")
+    # No token at all (or an empty variable): the section's own check names the variable too.
+    for text, env in (("adapters:\n  feed:\n    enabled: true\n", {}),
+                      ("adapters:\n  feed:\n    enabled: true\n    token: ${LIVEROOM_FEED_TOKEN}\n",
+                       {"LIVEROOM_FEED_TOKEN": ""})):
+        [p] = problems(text, env)
+        assert p == ("cfg.yaml:1: adapters: adapters.feed is enabled but its token is empty: write "
+                     "token: ${LIVEROOM_FEED_TOKEN} and set the environment variable LIVEROOM_FEED_TOKEN")
+
+
+def test_feed_is_off_by_default_and_reads_its_token_from_the_environment():
+    assert Config().adapters.feed.enabled is False and Config().adapters.feed.host == "127.0.0.1"
+    text = "adapters:\n  feed:\n    enabled: true\n    port: 9000\n    token: ${LIVEROOM_FEED_TOKEN}\n"
+    config = parse_config(text, env={"LIVEROOM_FEED_TOKEN": "s3cret"})
+    feed = config.adapters.feed
+    assert feed.enabled and feed.token == "s3cret" and feed.port == 9000
+    assert "s3cret" not in repr(config)

@@ -109,3 +109,31 @@ def test_a_bad_room_key_exits_2(tmp_path):
     captions.write_text(SRT, encoding="utf-8")
     result = invoke("feed", "captions", str(captions), "--room", "console:", data_dir=tmp_path / "d")
     assert result.exit_code == 2 and "platform:room_id" in result.output
+
+
+def test_configured_adapters_route_the_feed_to_the_other_adapters():
+    from adapters.feed import FeedAdapter
+    from bots.app import NoAdapterError, configured_adapters
+    from bots.config import parse_config
+    text = "adapters:\n  feed:\n    enabled: true\n    port: 0\n    token: ${LIVEROOM_FEED_TOKEN}\n"
+    config = parse_config(text, env={"LIVEROOM_FEED_TOKEN": "s3cret"})
+    adapters = configured_adapters(config)
+    assert [a.name for a in adapters] == ["console", "feed"]
+    feed = adapters[-1]
+    assert isinstance(feed, FeedAdapter) and feed.routes == {"console": "console"}
+    assert feed.host == "127.0.0.1" and "s3cret" not in repr(feed)
+    alone = parse_config(text + "  console:\n    enabled: false\n", env={"LIVEROOM_FEED_TOKEN": "s3cret"})
+    with pytest.raises(NoAdapterError, match="adapters.feed only feeds the rooms of the other adapters"):
+        configured_adapters(alone)
+
+
+def test_check_with_the_feed_enabled_and_its_variable_unset_names_it(tmp_path, test_config, monkeypatch):
+    monkeypatch.delenv("LIVEROOM_FEED_TOKEN", raising=False)
+    test_config.write_text(test_config.read_text() + "adapters:\n  feed:\n    enabled: true\n"
+                           "    token: ${LIVEROOM_FEED_TOKEN}\n")
+    result = CliRunner().invoke(cli, ["--config", str(test_config), "--data-dir", str(tmp_path / "d"), "check"])
+    assert result.exit_code == 2
+    assert "adapters.feed.token: environment variable LIVEROOM_FEED_TOKEN is not set" in result.output
+    monkeypatch.setenv("LIVEROOM_FEED_TOKEN", "s3cret")
+    result = CliRunner().invoke(cli, ["--config", str(test_config), "--data-dir", str(tmp_path / "d"), "check"])
+    assert "adapters: console, feed" in result.output and "s3cret" not in result.output
