@@ -34,6 +34,7 @@ bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.m
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/abstention.py
 	$(BIN)/python bench/platform_latency.py
+	$(BIN)/python bench/product_match.py
 
 clean:  ## remove the virtual environment and local state
 	rm -rf $(VENV) data .pytest_cache

@@ -11,7 +11,7 @@ all-MiniLM-L6-v2 and reused by the products built from it (scoring cost does
 not depend on the vector values; embedding 20,000 texts would only time the
 model).
 
-A query is a rolling transcript window: the tokens of 6 product lines,
+A query is a rolling transcript window: the tokens and word pairs of 4 product lines,
 recency-weighted (about 30 distinct terms). Per re-rank we time (a) embedding
 one new transcript line with MiniLM (torch 1 thread), (b) ``scores`` over the
 whole catalog, (c) the top 10; p50/p95 over 200 re-ranks per run, median of 5
@@ -84,7 +84,7 @@ def synth_catalog(bases: list[tuple[str, str]], base_vecs: np.ndarray, n: int, r
 
 def window_terms(m: ProductMatcher, bases, rng: random.Random) -> dict[str, float]:
     terms: dict[str, float] = {}
-    for age in range(6):  # newest line weight 1, older lines decay
+    for age in range(4):  # newest line weight 1, older lines decay
         name, text = bases[rng.randrange(len(bases))]
         for tok, w in m.terms_from_text(f"{name} {text}"[:200], weight=0.8 ** age).items():
             terms[tok] = terms.get(tok, 0.0) + w

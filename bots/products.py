@@ -271,7 +271,9 @@ class LiveProducts:
         """Brain thread: embed the new lines in one call, add them, rank."""
         vectors = self._embed([line.text for line in lines])
         for line, vector in zip(lines, vectors):
-            room.window.add(line.ts, line.text, vector, weight=line.weight)
+            # the matcher's own terms (tokens + word pairs), so live ranking scores as the eval measures
+            room.window.add(line.ts, line.text, vector, weight=line.weight,
+                            tokens=ranker.matcher.terms_from_text(line.text))
         return ranker.rank(room, max(line.ts for line in lines), n=2)
 
     def _embed(self, texts: list[str]) -> list[np.ndarray | None]:
@@ -373,9 +375,9 @@ class LiveProducts:
         return True
 
     def _recommend_now(self, ranker: ProductRanker, need: str, history: list[str]) -> list[RankedProduct]:
-        vectors = self._embed([need, *history])
-        return ranker.recommend(need, history, vector=vectors[0],
-                                history_vectors=[v for v in vectors[1:] if v is not None],
+        history_vectors = self._embed(history) if history else []
+        return ranker.recommend(need, history, vector=ranker.matcher.embed_query(need),
+                                history_vectors=[v for v in history_vectors if v is not None],
                                 n=self.settings.recommend_count)
 
     # ---- commands --------------------------------------------------------------------

@@ -7,37 +7,35 @@ top of :class:`ProductMatcher`.
 
 Method (docs/products.md has the evaluation and the variants tried):
 
-* Lexical: BM25F over two fields, the product **name** and its **text**
-  (description), with the name weighted ``name_weight`` times, per-field
-  length normalisation and one saturation (k1) over the weighted sum. The
-  saturated term weights of every (product, term) pair do not depend on the
-  query, so they are precomputed into one sparse matrix; scoring is a sparse
-  column slice times the query's ``weight * idf`` vector. The lexical score is
-  put on the same absolute scale as ``brain.retrieval.hybrid``: a **match
-  ratio** = score / Σ (query weight × idf), about 1 when a product names every
+* Lexical: BM25F over two fields, the product **name** (+ tags) and its
+  **text** (description), name occurrences weighted ``name_weight``,
+  per-field length normalisation and one saturation (k1) over the weighted
+  sum. Adjacent word pairs of the name ("mouse pad") are extra name terms,
+  matched by the pairs ``terms_from_text`` adds at ``phrase_weight``. The
+  saturated weights of every (product, term) pair do not depend on the query,
+  so they are precomputed into one sparse CSC matrix; scoring gathers the
+  query's columns and sums them per product. The lexical score is put on the
+  absolute scale of ``brain.retrieval.hybrid``: a **match ratio** = score /
+  Σ (query weight × idf), clipped at 1: about 1 when a product names every
   query term, lower for partial matches; terms the catalog never uses count
   with the maximal idf, so a half-matched query scores low.
-* Dense: cosine of the (normalised) query vector with each product's vector
-  (name + description).
-* Dense pseudo-relevance feedback: the cosine is taken against the query
-  vector moved towards the mean vector of the top ``prf_k`` lexical matches
-  (Rocchio, weight ``prf_weight``). Short shopping words ("adapter", "tablet")
-  embed poorly alone; the products that literally name them say what kind of
-  thing is meant, and products described by a model number only ("FA766AA")
-  but close in meaning to those get credit.
-* Fusion: ``(1 - w) * min(ratio, 1) + w * max(cos, 0)`` with
-  ``w = dense_weight``; ``w = 0`` without a vector (no embedder, or a query in
-  a language the embedder does not read: pass ``vector=None``), ``w = 1`` when
-  no query term is known (nothing for the lexical side to say). Scores lie in
-  [0, 1] and mean the same on every query.
+* Dense: cosine of the query vector with each product's vector (name +
+  description). English query text is embedded as ``query_template``
+  ("buy {}"): short shopping words embed poorly alone, framed as a purchase
+  they land nearer product names. Optional Rocchio feedback towards the top
+  ``prf_k`` lexical matches exists but is off (it measured worse).
+* Fusion: ``(1 - w) * ratio + w * max(cos, 0)`` with ``w = dense_weight``;
+  ``w = 0`` without a vector (no embedder, or a query in a language the
+  embedder does not declare: ``embed_query`` returns None), ``w = 1`` when no
+  query term is known to the catalog. Scores lie in [0, 1] and mean the same
+  on every query.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np

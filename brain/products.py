@@ -227,13 +227,11 @@ class ProductRanker:
         """Products for a viewer's stated need, nudged by what they asked before."""
         if not self.products:
             return []
-        terms: dict[str, float] = {}
-        for token in tokenize(need):
-            terms[token] = terms.get(token, 0.0) + 1.0
+        terms = self.matcher.terms_from_text(need)
         w = self.settings.history_weight / max(1, len(history))
         for text in history:
-            for token in tokenize(text):
-                terms[token] = terms.get(token, 0.0) + w
+            for token, value in self.matcher.terms_from_text(text, weight=w).items():
+                terms[token] = terms.get(token, 0.0) + value
         if vector is not None and len(history_vectors):
             vector = vector + self.settings.history_weight * np.mean(np.asarray(history_vectors), axis=0)
             vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)

@@ -36,10 +36,14 @@ class WindowLine:
 
     ts: float
     text: str
-    tokens: tuple[str, ...]
+    terms: Mapping[str, float]  # token (or word pair) → count in the line
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
     weight: float = 1.0  # a /topic line counts more than a passing remark
     scale: float = 1.0   # 2 ** ((ts - origin) / half_life) at the time it was added
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        return frozenset(self.terms)
 
 
 class ContentWindow:
@@ -63,17 +67,23 @@ class ContentWindow:
     # ---- writing ---------------------------------------------------------------------
 
     def add(self, ts: float, text: str, vector: np.ndarray | None = None, *, weight: float = 1.0,
-            tokens: Sequence[str] | None = None) -> WindowLine | None:
-        """Add one line (None if it has no content words). Lines may arrive slightly out of order."""
-        toks = tuple(tokens if tokens is not None else self._tokenize(text))
-        if not toks and vector is None:
+            tokens: Sequence[str] | Mapping[str, float] | None = None) -> WindowLine | None:
+        """Add one line (None if it has no content words). Lines may arrive slightly out of order.
+
+        ``tokens`` overrides the tokenizer: a sequence of tokens, or weighted terms
+        (the product matcher's tokens plus word pairs).
+        """
+        if tokens is None:
+            tokens = self._tokenize(text)
+        terms = dict(tokens) if isinstance(tokens, Mapping) else dict(Counter(tokens))
+        if not terms and vector is None:
             return None
         if self._origin is None:
             self._origin = ts
         if (ts - self._origin) / self.half_life > _REBASE_AFTER:
             self._rebase(ts)
         scale = weight * 2.0 ** ((ts - self._origin) / self.half_life)
-        line = WindowLine(ts=ts, text=text, tokens=toks, vector=vector, weight=weight, scale=scale)
+        line = WindowLine(ts=ts, text=text, terms=terms, vector=vector, weight=weight, scale=scale)
         self._apply(line, +1.0)
         self._lines.append(line)
         self.expire(ts)
@@ -94,7 +104,7 @@ class ContentWindow:
         return dropped
 
     def _apply(self, line: WindowLine, sign: float) -> None:
-        for token, count in Counter(line.tokens).items():
+        for token, count in line.terms.items():
             value = self._terms[token] + sign * count * line.scale
             if value <= 1e-12 * line.scale:
                 del self._terms[token]
@@ -110,7 +120,7 @@ class ContentWindow:
         assert self._origin is not None
         factor = 2.0 ** (-(ts - self._origin) / self.half_life)
         self._origin = ts
-        self._lines = deque(WindowLine(ts=l.ts, text=l.text, tokens=l.tokens, vector=l.vector,
+        self._lines = deque(WindowLine(ts=l.ts, text=l.text, terms=l.terms, vector=l.vector,
                                        weight=l.weight, scale=l.scale * factor) for l in self._lines)
         self._terms = Counter({t: w * factor for t, w in self._terms.items() if w * factor > 0})
         if self._vector is not None:
