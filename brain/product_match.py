@@ -349,12 +349,16 @@ class ProductMatcher:
                 q = q / max(float(np.linalg.norm(q)), 1e-9)
         return np.maximum(self.vectors @ q, np.float32(0.0))
 
-    def scores(self, terms: Mapping[str, float], vector: np.ndarray | None = None) -> np.ndarray:
+    def scores(self, terms: Mapping[str, float], vector: np.ndarray | None = None,
+               dense_share: float = 1.0) -> np.ndarray:
         """One relevance score in [0, 1] per product (order of ``products``), comparable across queries.
 
         ``terms`` maps tokens (as ``brain.retrieval.text.tokenize`` makes them)
         to weights; ``vector`` is the normalised query embedding or None for
-        lexical only. An empty catalog gives an empty array.
+        lexical only. ``dense_share`` scales the dense weight: the share of a
+        mixed-language window the vector stands for (Chinese lines have none
+        with an English-only model, so they must not be outvoted by it).
+        An empty catalog gives an empty array.
         """
         n = len(self.products)
         if not n:
@@ -363,7 +367,7 @@ class ProductMatcher:
         if vector is None or self.vectors is None:
             return lex
         known = any(tok in self.vocab and w > 0 for tok, w in terms.items())
-        w = self.config.dense_weight if known else 1.0
+        w = self.config.dense_weight * min(1.0, max(0.0, dense_share)) if known else 1.0
         dense = self.dense_scores(vector, lexical=lex if known else None)
         return (1.0 - w) * lex + w * dense
 

@@ -182,7 +182,7 @@ class ProductRanker:
         terms = room.window.terms(now)
         if not self.products or (not terms and room.window.vector(now) is None):
             return []
-        relevance = self.matcher.scores(terms, room.window.vector(now))
+        relevance = self.matcher.scores(terms, room.window.vector(now), room.window.vector_share())
         score = relevance * self._signal_factors(room, now)
         order = np.argsort(-score, kind="stable")[: max(n, 1)]
         out = []

@@ -62,6 +62,7 @@ class ContentWindow:
         self._terms: Counter[str] = Counter()
         self._vector: np.ndarray | None = None
         self._vector_mass = 0.0
+        self._mass = 0.0  # of all lines, with or without a vector
         self.version = 0  # bumped on every change; callers cache rankings by it
 
     # ---- writing ---------------------------------------------------------------------
@@ -98,7 +99,7 @@ class ContentWindow:
             dropped += 1
         if not self._lines:
             self._terms.clear()
-            self._vector, self._vector_mass, self._origin = None, 0.0, None
+            self._vector, self._vector_mass, self._mass, self._origin = None, 0.0, 0.0, None
         if dropped:
             self.version += 1
         return dropped
@@ -110,6 +111,7 @@ class ContentWindow:
                 del self._terms[token]
             else:
                 self._terms[token] = value
+        self._mass += sign * line.scale
         if line.vector is not None:
             contribution = sign * line.scale * np.asarray(line.vector, dtype=np.float32)
             self._vector = contribution if self._vector is None else self._vector + contribution
@@ -126,6 +128,7 @@ class ContentWindow:
         if self._vector is not None:
             self._vector = self._vector * factor
         self._vector_mass *= factor
+        self._mass *= factor
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -146,6 +149,12 @@ class ContentWindow:
             return None
         norm = float(np.linalg.norm(self._vector))
         return None if norm == 0 or not math.isfinite(norm) else (self._vector / norm).astype(np.float32)
+
+    def vector_share(self) -> float:
+        """The recency-weighted share of the window that has a vector (1 when every line was embedded)."""
+        if self._mass <= 0:
+            return 0.0
+        return min(1.0, max(0.0, self._vector_mass / self._mass))
 
     def keywords(self, now: float, k: int = 8, idf: Callable[[str], float] | None = None) -> list[tuple[str, float]]:
         """The window's top ``k`` keywords by TF-IDF (recency-weighted tf × ``idf``; tf alone without one)."""

@@ -84,3 +84,11 @@ def test_a_line_without_content_words_is_not_kept():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError):
         ContentWindow(seconds=0)
+
+
+def test_vector_share_is_the_weighted_share_of_embedded_lines():
+    w = ContentWindow(seconds=600, half_life=10)
+    w.add(0.0, "portable blender", np.array([1.0, 0.0], np.float32))
+    assert w.vector_share() == pytest.approx(1.0)
+    w.add(10.0, "电子书食谱")  # no vector (an English-only model), weighs twice the older line now
+    assert w.vector_share() == pytest.approx(0.5 / 1.5)
