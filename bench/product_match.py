@@ -11,11 +11,13 @@ all-MiniLM-L6-v2 and reused by the products built from it (scoring cost does
 not depend on the vector values; embedding 20,000 texts would only time the
 model).
 
-A query is a rolling transcript window: the tokens and word pairs of 4 product lines,
-recency-weighted (about 30 distinct terms). Per re-rank we time (a) embedding
-one new transcript line with MiniLM (torch 1 thread), (b) ``scores`` over the
-whole catalog, (c) the top 10; p50/p95 over 200 re-ranks per run, median of 5
-runs. Memory: ``ProductMatcher.nbytes()`` (sparse term matrix + idf + float32
+The timed path is the bot's own (``bots/products.py: _add_and_rank``): a room
+whose `ContentWindow` already holds two minutes of speech (60 lines), with
+viewers' questions and pins as signals; per re-rank we time (a) embedding the
+new transcript line with MiniLM (torch 1 thread), (b) adding it to the window
+and `ProductRanker.rank` over the whole catalog (lexical + dense relevance,
+signals, top 5 with their explanations); p50/p95 over 200 re-ranks per run,
+median of 5 runs. Memory: ``ProductMatcher.nbytes()`` (sparse term matrix + idf + float32
 vectors), per 10,000 products.
 """
 
@@ -39,6 +41,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from brain.product_match import ProductDoc, ProductMatcher  # noqa: E402
+from brain.products import ProductRanker, RankingSettings, RoomProducts  # noqa: E402
+from brain.stream_window import ContentWindow  # noqa: E402
 from brain.retrieval.embedders import make_embedder  # noqa: E402
 
 SIZES = (1_000, 20_000)
@@ -82,15 +86,6 @@ def synth_catalog(bases: list[tuple[str, str]], base_vecs: np.ndarray, n: int, r
     return docs, base_vecs[rows]
 
 
-def window_terms(m: ProductMatcher, bases, rng: random.Random) -> dict[str, float]:
-    terms: dict[str, float] = {}
-    for age in range(4):  # newest line weight 1, older lines decay
-        name, text = bases[rng.randrange(len(bases))]
-        for tok, w in m.terms_from_text(f"{name} {text}"[:200], weight=0.8 ** age).items():
-            terms[tok] = terms.get(tok, 0.0) + w
-    return terms
-
-
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
@@ -112,19 +107,33 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         m = ProductMatcher(docs, emb, vectors=vecs)
         build = time.perf_counter() - t0
+        ranker = ProductRanker(m, RankingSettings())
         runs = []
         for _run in range(RUNS):
+            # The bot's own path (bots/products.py: _add_and_rank): a room whose window already
+            # holds two minutes of speech, viewers' questions and pins as signals; each re-rank
+            # embeds the new line, adds it to the window and ranks the whole catalog with reasons.
+            room = RoomProducts(window=ContentWindow(120, 45, 2000))
+            for i, pid in enumerate(m.ids[:20]):
+                room.note_asked(pid, float(i))
+            room.pins.update({pid: 0.0 for pid in m.ids[20:25]})
+            clock = 0.0
+            for _ in range(60):
+                clock += 2.0
+                name, text = bases[rng.randrange(len(bases))]
+                line = f"{name} {text}"[:200]
+                room.window.add(clock, line, emb.embed([line])[0], tokens=m.terms_from_text(line))
             embed_ms, score_ms, total_ms, n_terms = [], [], [], []
             for k in range(RERANKS):
-                terms = window_terms(m, bases, rng)
-                n_terms.append(len(terms))
-                line = LINES[k % len(LINES)]
+                clock += 2.0
+                line = LINES[k % len(LINES)] if k % 2 else "{} {}".format(*bases[rng.randrange(len(bases))])[:200]
                 a = time.perf_counter()
-                vec = m.embed_query(line)
+                vec = emb.embed([line])[0]
                 b = time.perf_counter()
-                s = m.scores(terms, vec)
-                m.top(s, 10)
+                room.window.add(clock, line, vec, tokens=m.terms_from_text(line))
+                ranker.rank(room, clock, n=5)
                 c = time.perf_counter()
+                n_terms.append(len(room.window.terms(clock)))
                 embed_ms.append((b - a) * 1e3)
                 score_ms.append((c - b) * 1e3)
                 total_ms.append((c - a) * 1e3)
@@ -144,7 +153,7 @@ def main(argv: list[str]) -> int:
         return 0
     print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, torch threads 1, "
           f"numpy {np.__version__}; medians of {RUNS} runs x {RERANKS} re-ranks\n")
-    print("| products | query terms | embed line p50/p95 ms | score+top10 p50/p95 ms | total p50/p95 ms "
+    print("| products | window terms | embed line p50/p95 ms | add + rank top 5 p50/p95 ms | total p50/p95 ms "
           "| build s (vectors given) | bytes / 10k products |")
     print("|---|---|---|---|---|---|---|")
     for r in results:

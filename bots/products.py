@@ -397,7 +397,8 @@ class LiveProducts:
         if not ranked:
             return ("Nothing in the catalog matches what you have said in the last "
                     f"{int(self.ranking.window)} s. Talk about a product, or set /topic <text>.")
-        lines = [f"Top products now ({len(ranked)}):"]
+        keywords = [t for t, _ in room.window.keywords(now, k=6, idf=ranker.matcher.idf)]
+        lines = [f"Top products now ({len(ranked)}); you are talking about: {', '.join(keywords)}"]
         for i, r in enumerate(ranked, 1):
             lines.append(f"{i}. {describe_product(r.product)} [{r.product.id}] score {r.score:.2f}: {r.explain()}")
         return "\n".join(lines)

@@ -184,7 +184,7 @@ class ProductRanker:
             return []
         relevance = self.matcher.scores(terms, room.window.vector(now), room.window.vector_share())
         score = relevance * self._signal_factors(room, now)
-        order = np.argsort(-score, kind="stable")[: max(n, 1)]
+        order = _top_indices(score, max(n, 1))
         out = []
         for i in order:
             if relevance[i] < self.settings.min_relevance:
@@ -239,13 +239,21 @@ class ProductRanker:
         relevance = relevance * self._stock_factor
         need_terms = {t: 1.0 for t in tokenize(need)}
         out = []
-        for i in np.argsort(-relevance, kind="stable")[:n]:
+        for i in _top_indices(relevance, n):
             if relevance[i] < self.settings.min_relevance:
                 break
             out.append(RankedProduct(product=self.products[int(i)], score=float(relevance[i]),
                                      relevance=float(relevance[i]),
                                      terms=tuple(self.matcher.explain(int(i), need_terms))))
         return out
+
+
+def _top_indices(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` best scores, best first (a partial sort: O(len) instead of O(len log len))."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]
 
 
 class _NameIndex:

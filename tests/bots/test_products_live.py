@@ -85,6 +85,7 @@ async def test_host_commands_topic_products_and_pin(data_dir, tmp_path):
         assert replies["c1"].text.startswith("Topic noted") and "Travel Lid" in replies["c1"].text
         first = replies["c2"].text.splitlines()
         assert first[0].startswith("Top products now") and "Travel Lid with Straw" in first[1]
+        assert "talking about:" in first[0] and "straw" in first[0]  # the window's TF-IDF keywords
         assert "matches" in first[1] and "'lid'" in first[1]
         pin = [r for r in adapter.replies if r.text.startswith("📌")]
         assert len(pin) == 1 and "39 CNY" in pin[0].text and "bg-lid-01" in pin[0].text and not pin[0].ephemeral
