@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import json
 import os
 import platform
 import random
@@ -57,26 +56,11 @@ class EvalSet:
 
 
 def load_set(name: str, data: Path = DATA) -> EvalSet:
-    d = data / name
-    docs: dict[str, tuple[str, str]] = {}
-    with open(d / "corpus.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                doc = json.loads(line)
-                docs[str(doc["_id"])] = (doc.get("title") or "", doc.get("text") or "")
-    queries: dict[str, str] = {}
-    with open(d / "queries.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                q = json.loads(line)
-                queries[str(q["_id"])] = q["text"]
-    qrels: dict[str, dict[str, int]] = {}
-    with open(d / "qrels.tsv", encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t")
-        next(reader)
-        for row in reader:
-            if len(row) >= 3:
-                qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
+    from brain.retrieval.evaluate import load_beir  # the bot's own reader: one BEIR parser in the project
+
+    beir = load_beir(data / name)
+    docs = {c.id: (c.title, c.text) for c in beir.corpus}
+    queries, qrels = beir.queries, beir.qrels
     return EvalSet(name, docs, queries, qrels)
 
 
