@@ -124,6 +124,7 @@ class LiveProducts:
         self.ranker: ProductRanker | None = None
         self._kb_version = -1
         self._rooms: dict[str, RoomProducts] = {}
+        self._pins_loaded: set[str] = set()
         self._sources: dict[str, str] = {}
         self._queues: dict[str, _RoomQueue] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -175,13 +176,21 @@ class LiveProducts:
         return await self.brain.run(self._current_ranker)
 
     def _room(self, key: str) -> RoomProducts:
+        """The room's state, created empty (no I/O: this runs on the event loop)."""
         room = self._rooms.get(key)
         if room is None:
             s = self.ranking
-            room = RoomProducts(window=ContentWindow(s.window, s.half_life, s.max_lines))
-            for pin in self.store.iter_pins(room=key):  # the newest pin of each product wins
-                room.pins[pin["product_id"]] = pin["ts"]
-            self._rooms[key] = room
+            room = self._rooms[key] = RoomProducts(window=ContentWindow(s.window, s.half_life, s.max_lines))
+        return room
+
+    async def _room_loaded(self, key: str) -> RoomProducts:
+        """The room's state with its earlier pins read back from the store (once, off the loop)."""
+        room = self._room(key)
+        if key not in self._pins_loaded:
+            self._pins_loaded.add(key)
+            for pin in await asyncio.to_thread(self.store.iter_pins, room=key):
+                pid = pin["product_id"]  # a pin made since start is newer than the stored ones
+                room.pins[pid] = max(room.pins.get(pid, pin["ts"]), pin["ts"])
         return room
 
     # ---- inbound ---------------------------------------------------------------------
@@ -241,7 +250,7 @@ class LiveProducts:
         except BrainUnavailable as exc:
             log.warning("product ranking is off: %s", exc)
             ranker = None
-        room = self._room(room_key)
+        room = await self._room_loaded(room_key)
         held: _Line | _Ask | None = None
         while held is not None or not queue.items.empty():
             item = held if held is not None else queue.items.get_nowait()
@@ -391,7 +400,7 @@ class LiveProducts:
             return "The catalog is empty: add products (CSV, JSON or YAML) to the knowledge folder, then /kb reload."
         key = context.event.room.key
         await self._flush_pending(key)
-        room = self._room(key)
+        room = await self._room_loaded(key)
         now = context.event.ts.timestamp()  # event time: a replayed stream is ranked as it was live
         ranked = await self.brain.run(ranker.rank, room, now, max(1, min(n, 20)))
         if not ranked:
@@ -419,7 +428,7 @@ class LiveProducts:
             return f"No product matches {product!r}. /products lists what fits now; ids are in the catalog."
         event = context.event
         ts = event.ts.timestamp()
-        self._room(event.room.key).pins[found.id] = ts
+        (await self._room_loaded(event.room.key)).pins[found.id] = ts
         self.stats.pins += 1
         self.store.record_pin(room=event.room.key, product_id=found.id, product_name=found.name,
                               user_key=event.author.key, event_id=event.event_id, ts=ts)

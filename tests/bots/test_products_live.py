@@ -125,7 +125,8 @@ async def test_pins_survive_a_restart(data_dir, tmp_path):
     runtime.close()
     again = Runtime.build(make_config(), data_dir)
     try:
-        assert "BG-PRO-01" in again.products._room("replay:live").pins
+        room = await again.products._room_loaded("replay:live")
+        assert "BG-PRO-01" in room.pins
     finally:
         again.close()
 
