@@ -18,12 +18,15 @@ from typing import Sequence
 from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
 from bots.answering import Answering
+from bots.audience import LiveAudience
 from bots.brain_host import BrainHost
 from bots.builtin import register_builtin
 from bots.config import Config
 from bots.products import LiveProducts
 from bots.registry import CommandRegistry
 from bots.router import Router
+from bots.scheduler import ScheduleService
+from bots.traffic import LiveTraffic
 from brain.memory import Store
 
 __all__ = ["Runtime", "database_url", "configured_adapters", "NoAdapterError"]
@@ -96,6 +99,11 @@ class Runtime:
     brain: BrainHost
     answering: Answering | None
     products: LiveProducts | None = None
+    schedule: ScheduleService | None = None
+    audience: LiveAudience | None = None
+    traffic: LiveTraffic | None = None
+    #: the audience graph's figures at the end of `serve` (people, ties, communities)
+    audience_summary: dict[str, int] | None = None
 
     @classmethod
     def build(cls, config: Config, data_dir: Path) -> "Runtime":
@@ -115,7 +123,20 @@ class Runtime:
         if config.products.enabled:
             products = LiveProducts(brain, store, config.products)
             products.attach(router, registry, answering)
-        return cls(config, data_dir, store, registry, router, brain, answering, products)
+        schedule = None
+        if config.schedule.enabled:
+            schedule = ScheduleService(store.engine, config.schedule)
+            schedule.attach(router, registry)
+        audience = None
+        if config.audience.enabled:
+            audience = LiveAudience(store, config.audience, bot_name=config.bot.name)
+            audience.attach(router, registry)
+        traffic = None
+        if config.traffic.enabled:
+            traffic = LiveTraffic(store, config.traffic, config.schedule, schedule)
+            traffic.attach(router, registry)
+        return cls(config, data_dir, store, registry, router, brain, answering, products, schedule, audience,
+                   traffic)
 
     async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True) -> None:
         """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup."""
@@ -127,6 +148,8 @@ class Runtime:
 
         if self.answering is not None or self.products is not None:
             self.brain.start()  # load the knowledge base while the room warms up
+        if self.schedule is not None:
+            await self.schedule.start()
         loop = asyncio.get_running_loop()
         tasks = [asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters]
         stopping = False
@@ -170,15 +193,23 @@ class Runtime:
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            if self.schedule is not None:
+                await self.schedule.shutdown()
+            if self.traffic is not None:
+                await self.traffic.drain()
             if self.products is not None:
                 await self.products.drain()  # first: a recommendation may hand a question to answering
             if self.answering is not None:
                 # After a stop signal, answering gets a bounded grace period; a finished source
                 # (a replay) is answered completely.
                 await self.answering.drain(timeout=30.0 if stopping else None)
+            if self.audience is not None:
+                self.audience_summary = await self.audience.drain()
             await self.brain.aclose()
             await asyncio.to_thread(self.store.flush)
 
     def close(self) -> None:
+        if self.audience is not None:
+            self.audience.close()
         self.brain.shutdown()
         self.store.close()

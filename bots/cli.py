@@ -216,6 +216,10 @@ def _runtime_report(runtime: "Runtime") -> dict[str, Any]:
         "products": runtime.products.stats.as_dict() if runtime.products is not None else {},
         "top_products": [{"room": room, "ts": round(ts, 3), "product": pid}
                          for room, ts, pid in (runtime.products.top_history if runtime.products else ())],
+        "anomalies": [{"room": room, "kind": a.kind, "ts": a.ts, "value": a.value, "expected": round(a.expected, 2)}
+                      for room, a in (runtime.traffic.notices if runtime.traffic else ())],
+        # The audience graph after the last event: people, ties, communities (all rooms).
+        **(runtime.audience_summary or {"graph_nodes": 0, "graph_edges": 0, "communities": 0}),
     }
 
 
@@ -510,6 +514,11 @@ def _check_brain(config: "Config") -> None:
                    f"timeout {config.llm.timeout} s, extractive fallback)")
     else:
         click.echo("ok  llm: none configured; answers are extractive")
+
+
+# The offline commands of the audience graph and of traffic live in their own modules; importing
+# them registers them on `cli` (they import `cli` from here, so this comes after its definition).
+from bots import cli_audience, cli_traffic  # noqa: E402,F401  (registration)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -197,6 +197,72 @@ class ProductsSection(_Section):
     suggest_min_interval: float = Field(30, ge=0, le=3600)
 
 
+class AudienceSection(_Section):
+    """The audience graph: who talks to whom, communities, helpers, reach (docs/audience.md)."""
+
+    enabled: bool = True
+    half_life_days: float = Field(7, gt=0, le=3650, description="an interaction's weight halves after this many days")
+    co_window: float = Field(60, ge=0, le=3600, description="seconds in which chatting together counts as a weak tie")
+    session_gap: float = Field(1800, ge=60, le=86400, description="a pause this long (seconds) ends a session")
+    active_window: float = Field(600, ge=10, le=86400, description="'active now' means seen in this many seconds")
+    analyse_interval: float = Field(300, ge=0, le=86400, description="seconds between scheduled analyses; 0 for on demand only")
+    reach_runs: int = Field(200, ge=10, le=10000, description="cascade simulations per reach estimate")
+    identities: dict[UserKey, UserKey] = Field(
+        default_factory=dict, description="one person's other accounts: alias key -> canonical key")
+
+    @model_validator(mode="after")
+    def _no_identity_chains(self) -> "AudienceSection":
+        chained = sorted(a for a, c in self.identities.items() if c in self.identities)
+        if chained:
+            raise ValueError(f"audience.identities: {chained[0]} maps to a key that is itself an alias; "
+                             "map every alias straight to the canonical key")
+        return self
+
+
+def _zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai' or 'UTC'") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_zone)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ScheduleSection(_Section):
+    """Timed messages: stream announcements with reminders, promos that respect the chat (docs/traffic.md)."""
+
+    enabled: bool = True
+    timezone: TimeZone = Field("UTC", description="the rooms' time zone unless room_timezones names another")
+    room_timezones: dict[str, TimeZone] = Field(default_factory=dict, description="room key -> IANA time zone")
+    grace: float = Field(300, ge=0, le=86400, description="a message due while the bot was down still posts this many seconds late")
+    reminders: tuple[float, ...] = Field((86400, 3600, 300), description="seconds before a stream to remind the room")
+    promo_min_lines: int = Field(5, ge=0, le=10000, description="chat lines needed since a promo's last post")
+    promo_max_per_hour: int = Field(4, ge=1, le=60, description="promos per room per hour, all promos together")
+    max_promos: int = Field(20, ge=1, le=1000, description="promos one room may have at once")
+    max_jobs: int = Field(200, ge=1, le=100000, description="scheduled messages one room may have at once")
+
+    def zone_of(self, room_key: str) -> str:
+        return self.room_timezones.get(room_key, self.timezone)
+
+
+class TrafficSection(_Section):
+    """Activity series, forecasts, anomaly notices and stream-time suggestions (docs/traffic.md)."""
+
+    enabled: bool = True
+    anomaly_notices: bool = Field(True, description="tell the host and mods about sudden spikes and drops")
+    history_days: int = Field(56, ge=1, le=3650, description="days of history the forecast reads")
+    slots: int = Field(3, ge=1, le=10, description="stream times /when suggests")
+    stream_minutes: int = Field(120, ge=15, le=1440, description="the length of stream /when plans for")
+    weekly_suggestions: bool = Field(True, description="post /when's suggestions to the host every week")
+    weekly_day: Weekday = "mon"
+    weekly_hour: int = Field(10, ge=0, le=23)
+
+
 class LLMSection(_Section):
     """An optional OpenAI-compatible model; without one, answers are extractive."""
 
@@ -234,6 +300,9 @@ class Config(_Section):
     retrieval: RetrievalSection = RetrievalSection()
     answers: AnswersSection = AnswersSection()
     products: ProductsSection = ProductsSection()
+    audience: AudienceSection = AudienceSection()
+    traffic: TrafficSection = TrafficSection()
+    schedule: ScheduleSection = ScheduleSection()
     llm: LLMSection = LLMSection()
     logging: LoggingSection = LoggingSection()
 

@@ -281,6 +281,14 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def rooms(self) -> list[tuple[str, int]]:
+        """Every room key with inbound events, busiest first, with its event count."""
+        self.flush()
+        query = (sa.select(events.c.room, sa.func.count()).where(events.c.direction == "in")
+                 .group_by(events.c.room).order_by(sa.func.count().desc(), events.c.room))
+        with self.engine.connect() as conn:
+            return [(room, int(n)) for room, n in conn.execute(query)]
+
     def room_summary(self, room: str) -> dict[str, Any]:
         """Counts for one room key: events by kind, distinct people, first and last time."""
         self.flush()

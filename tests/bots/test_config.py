@@ -30,7 +30,7 @@ def test_unknown_key_names_line_and_allowed_keys():
 
 def test_unknown_top_level_section():
     [p] = problems("bots:\n  name: x\n")
-    assert p.startswith("cfg.yaml:1: bots: unknown key (allowed: adapters, answers, bot, database,")
+    assert p.startswith("cfg.yaml:1: bots: unknown key (allowed: adapters, answers, audience, bot, database,")
 
 
 def test_wrong_type_and_range_name_key_line_and_value():
@@ -104,3 +104,14 @@ def test_feed_is_off_by_default_and_reads_its_token_from_the_environment():
     feed = config.adapters.feed
     assert feed.enabled and feed.token == "s3cret" and feed.port == 9000
     assert "s3cret" not in repr(config)
+
+
+def test_time_zones_and_identity_maps_are_checked_at_start_up():
+    [p] = problems("schedule:\n  timezone: Mars/Olympus\n")
+    assert p.startswith("cfg.yaml:2: schedule.timezone:") and "unknown time zone 'Mars/Olympus'" in p
+    [p] = problems("schedule:\n  room_timezones:\n    telegram:-100: Asia/Shanghai\n    console:x: Nowhere\n")
+    assert "console:x" in p and "Nowhere" in p
+    [p] = problems("audience:\n  identities:\n    telegram:1: discord:2\n    discord:2: console:3\n")
+    assert "audience" in p and "itself an alias" in p
+    [p] = problems("audience:\n  identities:\n    alice: discord:2\n")
+    assert "platform:user_id" in p

@@ -66,6 +66,9 @@ def test_large_batches_and_filters(store):
     assert len(list(store.iter_events(user_key="replay:u1"))) == 833
     summary = store.room_summary("replay:r1")
     assert summary["people"] == 3 and summary["by_kind"] == {"chat": 2500}
+    store.record(MessageEvent(event_id="x", room=Room("console", "quiet"), author=User("console", "a", "a"),
+                              text="hello"))
+    assert store.rooms() == [("replay:r1", 2500), ("console:quiet", 1)]
 
 
 def test_sqlite_uses_wal(store):

@@ -1,0 +1,50 @@
+"""What the offline CLI commands (audience, traffic, report) share: the store and the room to read.
+
+They run beside or after the bot, on its data directory, and never start it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+import click
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bots.cli import Settings
+    from brain.memory import Store
+
+__all__ = ["open_store", "pick_room"]
+
+
+@contextmanager
+def open_store(settings: "Settings") -> Iterator["Store"]:
+    """The bot's store for reading (the same database URL the bot uses)."""
+    from bots.app import database_url
+    from brain.memory import Store, StoreError
+    config = settings.config()
+    try:
+        store = Store(database_url(config, settings.data_dir))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def pick_room(store: "Store", room: str | None) -> str:
+    """``room`` if the store has it; without one, the only room there is. Clear errors otherwise."""
+    rooms = store.rooms()
+    known = [key for key, _ in rooms]
+    if room is not None:
+        if room not in known:
+            hint = f" Rooms recorded: {', '.join(known[:10])}." if known else " Nothing is recorded yet."
+            raise click.ClickException(f"no events for room {room!r} in {store.url.split('///')[-1]}.{hint}")
+        return room
+    if not rooms:
+        raise click.ClickException("nothing is recorded yet: run the bot or `liveroom replay` first")
+    if len(rooms) > 1:
+        listing = ", ".join(f"{key} ({n} events)" for key, n in rooms[:10])
+        raise click.ClickException(f"several rooms are recorded; pick one with --room: {listing}")
+    return known[0]

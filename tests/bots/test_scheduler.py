@@ -1,0 +1,204 @@
+"""The scheduler through the real runtime, on a controllable clock.
+
+Real APScheduler with its SQLAlchemy job store in the bot's SQLite database,
+real router and console room. The clock is ours: APScheduler reads "now" from
+its scheduler module, which the ``clock`` fixture points at the same fake time
+the service uses, so hours pass in microseconds and restarts are new runtimes
+on the same data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import ConsoleRoom, make_config  # noqa: E402
+
+from bots.app import Runtime  # noqa: E402
+
+START = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)  # a Tuesday
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def at(self, when: datetime) -> None:
+        self.now = when
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    import apscheduler.schedulers.base as base
+
+    fake = Clock(START)
+
+    class FakeDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return fake.now.astimezone(tz) if tz is not None else fake.now.replace(tzinfo=None)
+
+    monkeypatch.setattr(base, "datetime", FakeDatetime)
+    return fake
+
+
+class Bot:
+    """One life of the bot: a runtime, its console room and its scheduler on the shared clock."""
+
+    def __init__(self, data_dir: Path, clock: Clock, **sections) -> None:
+        self.runtime = Runtime.build(make_config(answers={"enabled": False}, products={"enabled": False}, audience={"enabled": False},
+                                                 **sections), data_dir)
+        assert self.runtime.schedule is not None
+        self.schedule = self.runtime.schedule
+        self.schedule.clock = clock
+        self.room = ConsoleRoom(self.runtime)
+        self._seen = 0
+
+    async def __aenter__(self) -> "Bot":
+        await self.schedule.start()
+        await self.room.as_user("lin", "host")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.schedule.shutdown()
+        if self.runtime.audience is not None:
+            await self.runtime.audience.drain()
+        self.runtime.close()
+
+    async def say(self, line: str) -> str:
+        """A line typed in the room; its response does not count as scheduled output."""
+        printed = await self.room.say(line)
+        self._seen = len(self.room.out.getvalue())
+        return printed
+
+    async def tick(self) -> str:
+        """Let the scheduler look for due jobs and run them; returns what the room printed
+        since the last tick (start-up included: a restart processes due jobs at once)."""
+        self.schedule.wakeup()
+        await self.schedule.idle()
+        text = self.room.out.getvalue()
+        printed, self._seen = text[self._seen:], len(text)
+        return "\n".join(line for line in printed.splitlines() if not line.startswith("you are"))
+
+
+async def test_reminders_fire_once_each_across_restarts(data_dir, clock):
+    everything = []
+    async with Bot(data_dir, clock) as bot:
+        said = await bot.say("/schedule live tomorrow 8pm Cooking basics")
+        assert "Scheduled live-" in said and "Cooking basics" in said and "t-24h, t-1h, t-5m" in said
+        group = said.split("Scheduled ")[1].split(":")[0]
+        assert len(await bot.schedule.jobs("console:test")) == 4
+        assert await bot.tick() == ""                       # nothing is due yet
+        clock.at(datetime(2026, 12, 1, 20, 0, 1, tzinfo=timezone.utc))
+        everything.append(await bot.tick())
+        assert "Coming up in 1 day: Cooking basics" in everything[-1]
+        everything.append(await bot.tick())                # ticking again posts nothing new
+        assert everything[-1] == ""
+
+    async with Bot(data_dir, clock) as bot:                 # restart 1: the jobs are still there
+        listing = await bot.say("/schedule list")
+        assert f"{group}.t-1h" in listing and f"{group}.t-24h" not in listing
+        clock.at(datetime(2026, 12, 2, 19, 0, 30, tzinfo=timezone.utc))
+        everything.append(await bot.tick())
+        assert "Coming up in 1 hour" in everything[-1]
+
+    # Down from 19:01 to 19:58: the T-5m reminder (19:55) is 3 minutes late, within the grace.
+    clock.at(datetime(2026, 12, 2, 19, 58, tzinfo=timezone.utc))
+    async with Bot(data_dir, clock) as bot:
+        everything.append(await bot.tick())
+        assert "Coming up in 5 minutes" in everything[-1]
+        clock.at(datetime(2026, 12, 2, 20, 0, 2, tzinfo=timezone.utc))
+        everything.append(await bot.tick())
+        assert "We are live now: Cooking basics" in everything[-1]
+        assert await bot.schedule.jobs("console:test") == []
+
+    joined = "\n".join(everything)
+    for text in ("Coming up in 1 day", "Coming up in 1 hour", "Coming up in 5 minutes", "We are live now"):
+        assert joined.count(text) == 1, text
+
+
+async def test_a_message_due_long_before_a_restart_is_reported_not_posted(data_dir, clock):
+    async with Bot(data_dir, clock) as bot:
+        await bot.say("/schedule live in 2 hours Q&A")
+    clock.advance(hours=3)                                  # the bot was down through the stream
+    async with Bot(data_dir, clock) as bot:
+        printed = await bot.tick()
+    notices = [line for line in printed.splitlines() if "While I was offline" in line]
+    posts = [line for line in printed.splitlines() if line not in notices]
+    assert not any("We are live now" in line or "Coming up" in line for line in posts)
+    assert len(notices) == 3 and all("(only you see this)" in n and "did not post it late" in n for n in notices)
+    assert bot.schedule.stats.missed == 3
+
+
+async def test_chinese_times_and_templates(data_dir, clock):
+    async with Bot(data_dir, clock, schedule={"timezone": "Asia/Shanghai"}) as bot:
+        # 12:00 UTC is 20:00 in Shanghai on Tuesday 1 Dec; 周五晚上8点 is Fri 4 Dec 20:00 +08:00
+        said = await bot.say("/schedule live 周五晚上8点 新品发布")
+        assert "新品发布" in said
+        jobs = await bot.schedule.jobs("console:test")
+        start = [j for j in jobs if j.id.endswith(".start")][0]
+        assert start.next_run_time == datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+        clock.at(datetime(2026, 12, 4, 12, 0, 1, tzinfo=timezone.utc))
+        assert "直播开始了：新品发布" in await bot.tick()
+
+
+async def test_bad_times_get_clear_messages(data_dir, clock):
+    async with Bot(data_dir, clock) as bot:
+        assert "could not read a time" in (await bot.say("/schedule live whenever you like")).lower()
+        assert "passed" in (await bot.say("/schedule live 2026-11-30 20:00 old"))
+        assert "Europe/Berlin" in (await bot.say("/schedule live 8pm Europa/Berlin launch"))
+        assert "ambiguous" in (await bot.say("/schedule live 8pm EST launch"))
+        assert "Usage" in await bot.say("/schedule live")
+        assert "No scheduled message" in await bot.say("/schedule cancel live-nope")
+        assert await bot.schedule.jobs() == []
+        await bot.room.as_user("vic")
+        assert "for the host only" in await bot.say("/schedule list")
+
+
+async def test_promos_wait_for_chat_and_respect_the_limits(data_dir, clock):
+    async with Bot(data_dir, clock, schedule={"max_promos": 3}) as bot:
+        said = await bot.say("/schedule promo 10m Use code LIVE10 at checkout --min-lines 3")
+        assert "every 10 minutes" in said and "3 chat lines" in said
+        clock.advance(minutes=10, seconds=1)
+        assert "LIVE10" not in await bot.tick()             # an empty room: held
+        assert bot.schedule.stats.held == 1
+        await bot.room.as_user("vic")
+        for i in range(3):
+            await bot.say(f"hello {i}")
+        await bot.room.as_user("lin", "host")
+        clock.advance(minutes=10)
+        assert "Use code LIVE10 at checkout" in await bot.tick()
+        for _ in range(2):
+            assert "Scheduled promo-" in await bot.say("/schedule promo 1h Follow for more")
+        assert "limit 3" in await bot.say("/schedule promo 1h one too many")
+        assert "5 minutes" in await bot.say("/schedule promo 1m too often")     # the shortest interval
+        promo = [j.id for j in await bot.schedule.jobs("console:test")][0]
+        assert "Cancelled" in await bot.say(f"/schedule cancel {promo}")
+        assert len(await bot.schedule.jobs("console:test")) == 2
+
+
+async def test_a_corrupt_job_row_is_dropped_and_the_rest_still_fire(data_dir, clock):
+    async with Bot(data_dir, clock) as bot:
+        await bot.say("/schedule live in 1 hour Good stream")
+    db = sqlite3.connect(data_dir / "liveroom.db")
+    db.execute("INSERT INTO scheduled_jobs (id, next_run_time, job_state) VALUES (?, ?, ?)",
+               ("broken", START.timestamp() + 60, b"not a pickle"))
+    db.commit()
+    db.close()
+    clock.advance(hours=1, seconds=1)
+    async with Bot(data_dir, clock) as bot:
+        printed = await bot.tick()
+        assert "We are live now: Good stream" in printed
+        assert all(j.id != "broken" for j in await bot.schedule.jobs())
