@@ -105,7 +105,7 @@ def eval_communities(directory: Path, as_json: bool) -> None:
     try:
         result = evaluate_communities(directory)
     except (ValueError, UnicodeDecodeError) as exc:
-        click.echo(f"liveroom: cannot evaluate {directory}: {exc}", err=True)
+        click.echo(f"liveroom: cannot evaluate: {exc}", err=True)  # the message names the file and line
         sys.exit(EXIT_CONFIG)
     if as_json:
         click.echo(json.dumps(result))

@@ -82,7 +82,7 @@ def eval_forecast(file: Path, horizon: int, season: int, as_json: bool) -> None:
     try:
         result = evaluate_forecast(file, horizon=horizon, season=season)
     except (ValueError, UnicodeDecodeError) as exc:
-        click.echo(f"liveroom: cannot evaluate {file}: {exc}", err=True)
+        click.echo(f"liveroom: cannot evaluate: {exc}", err=True)  # the message names the file and line
         sys.exit(EXIT_CONFIG)
     if as_json:
         click.echo(json.dumps(result))

@@ -22,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from adapters.commands import CommandSpec
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, Room, TranscriptEvent, User
@@ -75,8 +75,10 @@ class LiveTraffic:
     """The listener that watches each room's per-minute chat, and the ``/when`` command."""
 
     def __init__(self, store: "Store", settings: TrafficSection, schedule_settings: ScheduleSection,
-                 schedule: "ScheduleService | None" = None) -> None:
+                 schedule: "ScheduleService | None" = None, *, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
+        #: "now" for /when (tests pin it; the live minutes follow event time, see the module docstring)
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.settings = settings
         self.schedule_settings = schedule_settings
         self.schedule = schedule
@@ -164,7 +166,7 @@ class LiveTraffic:
 
     def suggestions(self, room_key: str, now: datetime | None = None) -> Suggestions:
         """Blocking (store reads, a forecast): the room's best stream starts for the next week."""
-        now = now or datetime.now(timezone.utc)
+        now = now or self.clock()
         since = now.timestamp() - self.settings.history_days * 86400
         series = activity_series(self.store, room_key, since=since, until=now.timestamp())
         return suggest_slots(series, now=now, tz=self.schedule_settings.zone_of(room_key),

@@ -553,13 +553,17 @@ class _Profile:
     "garrote" or "max" (the default), or a fixed ridge weight (comparisons).
 
     The interval comes from empirical quantiles of the recent residuals,
-    widened for the parameters fitted (n / (n - p)).
+    widened for the parameters fitted (√(n / (n - p))), or from the errors of
+    the same model fitted without the last cycle and scored on it, whichever
+    is wider: in-sample residuals alone miss skipped streams and shifted starts.
     """
 
     def __init__(self, seasons: Sequence[int], *, half_life_cycles: float, max_cycles: int, counts: bool,
                  iterations: int = 8, shrink: str | float = "max", min_trend_cycles: float = 2.0,
-                 trend_weight: str = "traffic") -> None:
+                 trend_weight: str = "traffic", backtest: bool = True) -> None:
         self.seasons = tuple(sorted(seasons))
+        self.backtest = backtest
+        self.holdout: np.ndarray | None = None
         self.trend_weight = trend_weight
         self.shrink = shrink
         self.min_trend_cycles = min_trend_cycles
@@ -624,13 +628,21 @@ class _Profile:
         self.a, self.b, self.blocks, self.n = a, b, blocks, n
         resid = (z - fitted)[obs]
         recent = resid[-min(len(resid), 4 * P):]
-        self.resid_phase = (t[obs] % self.seasons[0])[-len(recent):]
         params = 2 + sum(self.seasons)
         m = len(resid)
         self.inflate = float(min(2.0, math.sqrt(m / max(m - params, m / 4.0))))
         self.resid = recent
         # a fitted trend may not more than double (or halve) the level per cycle ahead
         self.b = float(np.clip(self.b, -math.log(2.0), math.log(2.0)))
+        if self.backtest and n >= 3 * P and observed[-P:].any():
+            # The interval also answers to honest errors: the same model fitted without the last
+            # cycle, scored on it. In-sample residuals alone miss skipped streams and shifted starts.
+            past = _Profile(self.seasons, half_life_cycles=self.half_life, max_cycles=self.max_cycles,
+                            counts=self.kind == "log1p", iterations=self.iterations, shrink=self.shrink,
+                            min_trend_cycles=self.min_trend_cycles, trend_weight=self.trend_weight,
+                            backtest=False).fit(y[:-P], observed[:-P])
+            last = observed[-P:]
+            self.holdout = (_fwd(y[-P:], self.kind) - past._z(P))[last]
         return self
 
     def _shrink(self, i: int, phase: np.ndarray, w0: np.ndarray, resid: np.ndarray, est: np.ndarray,
@@ -656,34 +668,21 @@ class _Profile:
             return garrote
         return np.maximum(eb, garrote)
 
-    def predict(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _z(self, h: int) -> np.ndarray:
+        """The point forecast on the model's scale."""
         t = np.arange(self.n, self.n + h)
         u = (t - (self.n - 1)) / self.seasons[-1]
         z = self.a + (self.b * u if self.use_trend else 0.0)
-        z = z + sum(block[t % p] for p, block in zip(self.seasons, self.blocks))
-        q_lo, q_hi = self._phase_quantiles(level, t % self.seasons[0])
-        return (_inv(z, self.kind), _inv(z + q_lo * self.inflate, self.kind),
-                _inv(z + q_hi * self.inflate, self.kind))
+        return z + sum(block[t % p] for p, block in zip(self.seasons, self.blocks))
 
-    def _phase_quantiles(self, level: float, phases: np.ndarray, prior: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
-        """Residual quantiles per phase of the shortest season, shrunk to the overall ones by count.
-
-        A streamer's off-air hours fit almost exactly and their on-air hours do
-        not: one pooled quantile would make the evening interval too narrow
-        and the night's too wide.
-        """
-        qs = _quantiles(level)
-        if not len(self.resid):
-            return np.zeros(len(phases)), np.zeros(len(phases))
-        overall = np.quantile(self.resid, qs)
-        p = self.seasons[0]
-        lo, hi = np.empty(p), np.empty(p)
-        for ph in range(p):
-            r = self.resid[self.resid_phase == ph]
-            k = len(r)
-            own = np.quantile(r, qs) if k else overall
-            lo[ph], hi[ph] = (k * own + prior * overall) / (k + prior)
-        return lo[phases], hi[phases]
+    def predict(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        z = self._z(h)
+        q_lo, q_hi = np.quantile(self.resid, _quantiles(level)) if len(self.resid) else (0.0, 0.0)
+        q_lo, q_hi = q_lo * self.inflate, q_hi * self.inflate
+        if self.holdout is not None:  # out-of-sample errors of the last cycle, when they are wider
+            b_lo, b_hi = np.quantile(self.holdout, _quantiles(level))
+            q_lo, q_hi = min(q_lo, b_lo), max(q_hi, b_hi)
+        return _inv(z, self.kind), _inv(z + q_lo, self.kind), _inv(z + q_hi, self.kind)
 
 
 #: Smoothing constants tried by `_SES` (per step).
@@ -783,7 +782,8 @@ class _MSTL:
             seasonal = np.asarray(MSTL(z, periods=self.seasons).fit().seasonal).reshape(len(z), -1)
         else:
             seasonal = np.asarray(STL(z, period=P).fit().seasonal).reshape(len(z), 1)
-        self.last = [seasonal[-p:, i] for i, p in enumerate(self.seasons)]
+        kept = self.seasons[:seasonal.shape[1]]  # MSTL drops periods of half the series or more
+        self.last = [seasonal[-p:, i] for i, p in enumerate(kept)]
         self.n = len(z)
         self.result = ETSModel(pd.Series(z - seasonal.sum(axis=1)), error="add", trend="add",
                                damped_trend=True).fit(disp=False)
