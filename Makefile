@@ -35,6 +35,10 @@ bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.m
 	$(BIN)/python bench/abstention.py
 	$(BIN)/python bench/platform_latency.py
 	$(BIN)/python bench/product_match.py
+	$(BIN)/python bench/audience.py
+	$(BIN)/python bench/traffic.py
+	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/classify.py
 
 clean:  ## remove the virtual environment and local state
 	rm -rf $(VENV) data .pytest_cache

@@ -56,6 +56,8 @@ _DAY = 86400.0
 #: The stored events a room's graph is rebuilt from: what the live listener observes
 #: (commands talk to the bot, not to people, so they are not ties).
 STORED_KINDS = ("chat", "join")
+#: Seconds a scheduled hand-over waits to gather events into one batch for the worker.
+_GATHER = 0.05
 #: /reach takes at most this many seeds (the answer has to fit in a chat message).
 _MAX_SEEDS = 20
 
@@ -140,10 +142,16 @@ class LiveAudience:
         pending.events.append(event)
         self.stats.events += 1
         if pending.task is None or pending.task.done():
-            pending.task = asyncio.ensure_future(self._flush())
+            pending.task = asyncio.ensure_future(self._flush(delay=_GATHER))
 
-    async def _flush(self) -> None:
-        """Hand everything queued to the worker, repeatedly, until the queue is empty."""
+    async def _flush(self, delay: float = 0.0) -> None:
+        """Hand everything queued to the worker, repeatedly, until the queue is empty.
+
+        The scheduled flush first waits ``delay`` so a busy room hands over one batch per
+        ``_GATHER`` seconds, not one thread round trip per line (which cost ~1 ms a line).
+        """
+        if delay:
+            await asyncio.sleep(delay)
         loop = asyncio.get_running_loop()
         while self._pending.events:
             batch, self._pending.events = self._pending.events, []

@@ -19,8 +19,10 @@ interaction with configurable weights (`DEFAULT_WEIGHTS`):
   often prefill the @).
 * ``co`` (0.1): people chatting within ``co_window_s`` of each other. It is the
   weak fallback that gives rooms without reply features any structure at all,
-  so it is only added for messages addressed to nobody, and only towards the
-  last ``co_limit`` distinct people: a busy room costs O(1) per message.
+  so it is only added for messages addressed to nobody, only towards the last
+  ``co_limit`` distinct people, at most once per pair and once per speaker per
+  window (ten lines in a minute are one minute of presence): a busy room
+  costs O(1) per message.
 
 The live graph is an undirected weighted ``nx.Graph`` (communities and PageRank
 want undirected ties), but each edge also keeps directed counts per kind, so
@@ -38,9 +40,9 @@ Threading: one ``threading.Lock`` guards the graph. The event loop calls the
 worker thread and analyse the copy without holding anything, while the live
 graph keeps updating. Edge attribute dicts are copy-on-write (an update
 replaces the dict), so `snapshot` holds the lock only while it shallow-copies
-the adjacency dicts and the people's counters (C-speed dict copies, about a
-tenth of building the copy; the bench measures both) and builds the decayed
-``nx.Graph`` after releasing it. `profile`, `find` and `stats` take the lock
+the adjacency dicts and counters of 2,000 people at a time, and builds the
+decayed ``nx.Graph`` after releasing it: the event loop waits milliseconds,
+not the seconds a 500,000-edge copy takes (the bench measures both). `profile`, `find` and `stats` take the lock
 briefly and are safe from any thread.
 
 One graph per room key (`Room.key`): sessions, co-activity and "newcomers" are
@@ -132,7 +134,7 @@ class ViewerProfile:
 
 class _Person:
     __slots__ = ("key", "name", "norm", "first_seen", "last_seen", "messages", "questions",
-                 "answers", "sessions", "recent", "aliases", "former")
+                 "answers", "sessions", "recent", "aliases", "former", "co_ts")
 
     def __init__(self, key: str, ts: float, recent: int) -> None:
         self.key = key
@@ -145,8 +147,12 @@ class _Person:
         self.answers = 0
         self.sessions = 1
         self.recent: deque[str] = deque(maxlen=recent)
-        self.aliases: set[str] = set()
-        self.former: list[str] = []
+        # Tuples, replaced on the rare change: an empty tuple is a shared constant, while a
+        # set and a list per person would be 200,000 more objects for the garbage collector
+        # to walk in a 100,000-person room.
+        self.aliases: tuple[str, ...] = ()
+        self.former: tuple[str, ...] = ()
+        self.co_ts = -math.inf  # when this person last made co-activity ties
 
 
 class AudienceGraph:
@@ -158,7 +164,7 @@ class AudienceGraph:
                  bot_names: Sequence[str] = ("liveroom",), co_window_s: float = 60.0, co_limit: int = 5,
                  session_gap_s: float = 1800.0, active_window_s: float = 600.0,
                  message_memory: int = 10_000, recent_messages: int = 5,
-                 old_name_ttl_s: float = 7 * _DAY) -> None:
+                 old_name_ttl_s: float = 7 * _DAY, snapshot_chunk: int = 2000) -> None:
         if half_life_s <= 0:
             raise ValueError("half_life_s must be positive")
         if co_window_s < 0 or co_limit < 0 or session_gap_s <= 0 or active_window_s <= 0:
@@ -187,6 +193,7 @@ class AudienceGraph:
         self.message_memory = int(message_memory)
         self.recent_messages = int(recent_messages)
         self.old_name_ttl_s = float(old_name_ttl_s)
+        self.snapshot_chunk = max(1, int(snapshot_chunk))
         self._lock = threading.Lock()
         self._reset()
 
@@ -240,7 +247,8 @@ class AudienceGraph:
                         self._bump(key, other, "mention", ts)
                         addressed = True
             co, limit = self._co, self.co_limit
-            if not addressed and limit and self.co_window_s > 0:
+            if not addressed and limit and ts - person.co_ts >= self.co_window_s > 0:
+                person.co_ts = ts  # a chatterbox's next lines this minute add no more weak ties
                 window, weak = self.co_window_s, self.weights["co"]
                 adj = self._adj
                 nbrs = adj[key]
@@ -355,7 +363,11 @@ class AudienceGraph:
 
     def _touch(self, key: str, raw_key: str, name: str, ts: float) -> _Person:
         """The person behind ``key``, seen at ``ts`` under ``name``: sessions, names, clock."""
-        person = self._ensure(key, ts)
+        person = self._people.get(key)
+        if person is None:
+            person = self._ensure(key, ts)
+        elif ts > self._clock:
+            self._clock = ts
         if ts > person.last_seen:
             if ts - person.last_seen > self.session_gap_s:
                 person.sessions += 1
@@ -367,7 +379,8 @@ class AudienceGraph:
         if ts > self._room_last:
             self._room_last = ts
         if raw_key != key:
-            person.aliases.add(raw_key)
+            if raw_key not in person.aliases:
+                person.aliases = tuple(sorted((*person.aliases, raw_key)))
         if name and name != person.name:
             self._rename(person, name, ts)
         elif person.norm and self._names.get(person.norm, ("", 0.0))[0] != key:
@@ -380,7 +393,7 @@ class AudienceGraph:
             if self._names.get(person.norm, ("", 0.0))[0] == person.key:
                 self._names[person.norm] = (person.key, ts)  # still resolves for old_name_ttl_s
             if person.name not in person.former:
-                person.former.append(person.name)
+                person.former = (*person.former, person.name)
         person.name, person.norm = name, norm
         if norm:
             self._names[norm] = (person.key, math.inf)
@@ -479,18 +492,32 @@ class AudienceGraph:
         ``now``), ts (last interaction) and the directed ``<kind>_fwd|back`` counts.
         Graph attributes: room, now, session_start, half_life_s.
 
-        Only the shallow copy of the adjacency and the people's counters happens
-        under the lock (edge dicts are copy-on-write, see `_bump`); building the
-        new graph and decaying its weights happen after it is released.
+        Only shallow copies of the adjacency dicts and the people's counters
+        happen under the lock, ``snapshot_chunk`` people at a time (edge dicts
+        are copy-on-write, see `_bump`, so every copied edge is some consistent
+        version of itself); building the new graph and decaying its weights
+        happen without the lock. The copy is therefore exact per person and per
+        edge, not a single instant across the whole graph: people and ties that
+        appear while it is taken may be missing, which an analysis run every
+        few minutes cannot tell from having started a moment earlier.
         """
         with self._lock:
             now = self._now(now)
-            adjacency = {u: nbrs.copy() for u, nbrs in self._adj.items()}
-            people = [(p.key, {"name": p.name, "first_seen": p.first_seen, "last_seen": p.last_seen,
-                               "messages": p.messages, "questions": p.questions, "answers": p.answers,
-                               "sessions": p.sessions, "recent": tuple(p.recent)})
-                      for p in self._people.values()]
+            keys = list(self._adj)
             start = self._session_start if math.isfinite(self._session_start) else now
+        adjacency: dict[str, dict[str, dict[str, Any]]] = {}
+        people: list[tuple[str, dict[str, Any]]] = []
+        for lo in range(0, len(keys), self.snapshot_chunk):
+            with self._lock:  # a chunk at a time: the event loop waits one chunk, not the whole graph
+                for key in keys[lo:lo + self.snapshot_chunk]:
+                    nbrs = self._adj.get(key)
+                    if nbrs is None:  # pruned meanwhile
+                        continue
+                    p = self._people[key]
+                    adjacency[key] = nbrs.copy()
+                    people.append((key, {"name": p.name, "first_seen": p.first_seen, "last_seen": p.last_seen,
+                                         "messages": p.messages, "questions": p.questions, "answers": p.answers,
+                                         "sessions": p.sessions, "recent": tuple(p.recent)}))
         g = nx.Graph(room=self.room or "", now=now, half_life_s=self.half_life_s, session_start=start)
         g.add_nodes_from(people)
         half_life = self.half_life_s
@@ -500,7 +527,7 @@ class AudienceGraph:
             for u, nbrs in adjacency.items():
                 done.add(u)
                 for v, d in nbrs.items():
-                    if v not in done:
+                    if v not in done and v in adjacency:  # v joined after the copy started: not in it
                         age = now - d["ts"]
                         yield u, v, {**d, "weight": d["weight"] * 2.0 ** (-age / half_life) if age > 0 else d["weight"]}
 
@@ -516,8 +543,8 @@ class AudienceGraph:
         return ViewerProfile(
             key=key, name=person.name, first_seen=person.first_seen, last_seen=person.last_seen,
             messages=person.messages, questions=person.questions, answers=person.answers,
-            sessions=person.sessions, recent=tuple(person.recent), aliases=tuple(sorted(person.aliases)),
-            former_names=tuple(person.former),
+            sessions=person.sessions, recent=tuple(person.recent), aliases=person.aliases,
+            former_names=person.former,
             ties=tuple((other, self._people[other].name, w) for w, other in ties))
 
     def profile(self, user_key: str) -> ViewerProfile | None:

@@ -18,8 +18,8 @@ def room(n: int = 120, seed: int = 1) -> nx.Graph:
 
 def test_edge_probability_saturates():
     p = edge_probability(np.array([0.0, 0.1, 1.0, 1.5, 100.0]))
-    assert p[0] == 0 and p[1] == pytest.approx(1 - np.exp(-0.1 / 3)) and p[2] == pytest.approx(0.2835, abs=1e-4)
-    assert p[-1] == 0.5 and np.all(np.diff(p) >= 0)
+    assert p[0] == 0 and p[1] == pytest.approx(1 - np.exp(-0.1 / 10)) and p[2] == pytest.approx(0.0952, abs=1e-4)
+    assert p[-1] == 0.3 and np.all(np.diff(p) >= 0)
     with pytest.raises(ValueError):
         edge_probability(np.ones(1), scale=0)
 
