@@ -28,7 +28,7 @@ from adapters.commands import CommandSpec
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, Room, TranscriptEvent, User
 from bots.config import ScheduleSection, TrafficSection
 from bots.registry import CommandContext, CommandRegistry
-from brain.traffic import Anomaly, AnomalyDetector, Suggestions, activity_series, suggest_slots
+from brain.traffic import Anomaly, AnomalyDetector, Suggestions, activity_series, find_sessions, suggest_slots
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.router import Router
@@ -169,6 +169,10 @@ class LiveTraffic:
         now = now or self.clock()
         since = now.timestamp() - self.settings.history_days * 86400
         series = activity_series(self.store, room_key, since=since, until=now.timestamp())
+        if len(series) and not find_sessions(series):
+            # A forecast of a room that never held a stream is a forecast of zero: say so instead.
+            return Suggestions([], note="no stream of 10 minutes or more is recorded in this room yet; "
+                                        "stream a few times, then ask again")
         return suggest_slots(series, now=now, tz=self.schedule_settings.zone_of(room_key),
                              top=self.settings.slots, duration_minutes=self.settings.stream_minutes)
 

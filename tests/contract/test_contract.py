@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,37 @@ async def test_pin_from_a_viewer_is_refused_and_not_recorded(driver):
     assert any("/pin is for the host only" in s.text for s in sent)
     assert not any(s.text.startswith("📌") for s in sent)
     assert driver.runtime.store.iter_pins(room=driver.room_key) == []
+
+
+async def test_schedule_when_and_audience_answer_the_host(driver):
+    """The host commands of issues 6 and 7 go through every adapter's command path."""
+    schedule = driver.runtime.schedule
+    schedule.clock = lambda: datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)   # nothing falls due in the test
+    await schedule.start()
+    try:
+        await driver.say("hello everyone, @bob are you here?", user="ann", role="viewer")
+        await driver.say("yes, hi ann", user="bob", role="mod")  # platform drivers: one person per role
+        await driver.say("/schedule live tomorrow 8pm Launch night", user="lin", role="host")
+        if driver.name in ("discord", "telegram"):  # they handle commands concurrently: list once stored
+            async with asyncio.timeout(20):            # (a replay plays its whole log at the first sent())
+                while not any(s.text.startswith("Scheduled live-") for s in await driver.sent()):
+                    await asyncio.sleep(0.05)
+        await driver.say("/schedule list", user="lin", role="host")
+        await driver.say("/when", user="lin", role="host")
+        await driver.say("/audience", user="lin", role="host")
+        await driver.say("/schedule list", user="ann", role="viewer")
+        texts: list[str] = []
+        async with asyncio.timeout(20):
+            while not any(t.startswith("Audience:") for t in texts):
+                texts = [s.text for s in await driver.sent()]
+                await asyncio.sleep(0.05)
+        assert any(t.startswith("Scheduled live-") and "Launch night" in t for t in texts), texts
+        assert any(t.startswith("Scheduled in this room (4)") for t in texts), texts
+        assert any(t.startswith("No suggestion yet") for t in texts), texts
+        audience = next(t for t in texts if t.startswith("Audience:"))
+        assert audience.startswith("Audience: 2 people, 1 ties"), audience
+        assert any("/schedule is for the host only" in t for t in texts), texts
+        assert len(await schedule.jobs(driver.room_key)) == 5      # 4 messages and the weekly /when
+    finally:
+        await schedule.shutdown()
+        await driver.runtime.audience.drain()
