@@ -109,7 +109,7 @@ async def test_when_in_a_new_room_says_why_there_is_nothing(data_dir, tmp_path):
     runtime, adapter = await replay(log, data_dir, traffic={"weekly_suggestions": False})
     try:
         [answer] = [r.text for r in adapter.replies if r.reply_to == "w"]
-        assert answer.startswith("No suggestion yet: no chat recorded")
+        assert answer.startswith("No suggestion yet: no stream of 10 minutes or more is recorded")
     finally:
         runtime.close()
 
