@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bots.cli_rooms import echo_figures
 from bots.guard import PackageConflict, ensure_no_conflicts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -400,11 +401,7 @@ def eval_retrieval(settings: Settings, directory: Path, retriever: str, as_json:
         result = evaluate(directory, mode=retriever, embedder=embedder)  # type: ignore[arg-type]
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise click.ClickException(f"cannot evaluate {directory}: {exc}") from None
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for key, value in result.items():
-        click.echo(f"{key:>10}  {value}")
+    echo_figures(result, as_json)
 
 
 @eval_group.command(name="products")
@@ -446,11 +443,7 @@ def eval_products(settings: Settings, directory: Path, as_json: bool) -> None:
         sys.exit(EXIT_CONFIG)
     finally:
         bar.close()
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for key, value in result.items():
-        click.echo(f"{key:>10}  {value}")
+    echo_figures(result, as_json)
 
 
 @cli.command()

@@ -7,7 +7,6 @@ would say.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bots.cli import EXIT_CONFIG, Settings, cli, eval_group
-from bots.cli_rooms import open_store, pick_room
+from bots.cli_rooms import echo_figures, open_store, pick_room
 
 if TYPE_CHECKING:  # pragma: no cover
     from brain.communities import AudienceReport
@@ -107,8 +106,4 @@ def eval_communities(directory: Path, as_json: bool) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         click.echo(f"liveroom: cannot evaluate: {exc}", err=True)  # the message names the file and line
         sys.exit(EXIT_CONFIG)
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for key, value in result.items():
-        click.echo(f"{key:>11}  {value}")
+    echo_figures(result, as_json)

@@ -1,12 +1,14 @@
-"""What the offline CLI commands (audience, traffic, report) share: the store and the room to read.
+"""What the offline CLI commands (audience, traffic, evals) share: the store, the room to read,
+and how figures are printed.
 
 They run beside or after the bot, on its data directory, and never start it.
 """
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import click
 
@@ -14,7 +16,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from bots.cli import Settings
     from brain.memory import Store
 
-__all__ = ["open_store", "pick_room"]
+__all__ = ["open_store", "pick_room", "echo_figures"]
+
+
+def echo_figures(result: dict[str, Any], as_json: bool) -> None:
+    """An evaluation's figures: one JSON object, or one aligned ``key  value`` line each."""
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    width = max((len(k) for k in result), default=0)
+    for key, value in result.items():
+        click.echo(f"{key:>{width}}  {value}")
 
 
 @contextmanager

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
 from bots.cli import EXIT_CONFIG, Settings, cli, eval_group
-from bots.cli_rooms import open_store, pick_room
+from bots.cli_rooms import echo_figures, open_store, pick_room
 
 __all__ = ["traffic_group"]
 
@@ -84,8 +83,4 @@ def eval_forecast(file: Path, horizon: int, season: int, as_json: bool) -> None:
     except (ValueError, UnicodeDecodeError) as exc:
         click.echo(f"liveroom: cannot evaluate: {exc}", err=True)  # the message names the file and line
         sys.exit(EXIT_CONFIG)
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for key, value in result.items():
-        click.echo(f"{key:>20}  {value}")
+    echo_figures(result, as_json)
