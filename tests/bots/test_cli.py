@@ -129,6 +129,10 @@ def liveroom(*args: str, data_dir: Path, **kwargs) -> subprocess.Popen:
 def test_kill_9_during_fast_replay_keeps_what_was_committed(tmp_path):
     log = write_log(tmp_path / "big.jsonl", 400_000)
     data = tmp_path / "d"
+    # The store's durability is under test: no model to load and no audience worker competing with
+    # the store's writer thread for the GIL (with both, commits lag the replay by thousands of rows).
+    (tmp_path / "config.yaml").write_text("answers: {enabled: false}\nproducts: {enabled: false}\n"
+                                          "audience: {enabled: false}\n")
     proc = liveroom("replay", str(log), "--fast", "--json", data_dir=data,
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = data / "liveroom.db"
