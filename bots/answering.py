@@ -33,6 +33,7 @@ from adapters.commands import CommandSpec, Param
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, TranscriptEvent, User
 from bots.brain_host import BrainHost, BrainUnavailable
 from bots.config import AnswersSection
+from bots.counters import Counters
 from bots.registry import CommandContext, CommandRegistry
 from brain.answer import Answer
 from brain.bursts import AnswerCache, Burst, BurstTracker, similarity_terms, text_overlap
@@ -69,7 +70,7 @@ UNANSWERED = CommandSpec("unanswered", "Questions the bot could not answer, grou
 
 
 @dataclass(slots=True)
-class AnsweringStats:
+class AnsweringStats(Counters):
     """Counters for replays and health checks. questions = answers + abstained + merged."""
 
     questions: int = 0
@@ -80,9 +81,6 @@ class AnsweringStats:
     followups: int = 0
     llm_fallbacks: int = 0
     errors: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass

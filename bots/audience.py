@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from adapters.commands import CommandSpec, Param
 from adapters.model import CommandEvent, Event, MemberEvent, MessageEvent, Role, TranscriptEvent
 from bots.config import AudienceSection
+from bots.counters import Counters
 from bots.registry import CommandContext, CommandRegistry
 from brain.audience import AudienceGraph, ViewerProfile
 from brain.communities import AudienceReport, analyse
@@ -72,14 +73,11 @@ class _Room:
 
 
 @dataclass(slots=True)
-class AudienceStats:
+class AudienceStats(Counters):
     events: int = 0
     analyses: int = 0
     rebuilt_rooms: int = 0
     rebuilt_events: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)

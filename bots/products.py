@@ -33,6 +33,7 @@ from adapters.commands import CommandSpec, Param
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, TranscriptEvent
 from bots.brain_host import BrainHost, BrainUnavailable
 from bots.config import ProductsSection
+from bots.counters import Counters
 from bots.registry import CommandContext, CommandRegistry
 from brain.product_match import ProductMatcher, product_docs_from_chunks
 from brain.products import (ProductRanker, RankedProduct, RankingSettings, RoomProducts, describe_product,
@@ -64,7 +65,7 @@ _HISTORY = 5
 
 
 @dataclass(slots=True)
-class ProductsStats:
+class ProductsStats(Counters):
     """Counters for replays and health checks."""
 
     lines: int = 0
@@ -74,9 +75,6 @@ class ProductsStats:
     resolved: int = 0
     recommendations: int = 0
     top_changes: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

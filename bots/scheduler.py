@@ -46,6 +46,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from adapters.commands import CommandSpec, Param
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, Room, TranscriptEvent, User
 from bots.config import ScheduleSection
+from bots.counters import Counters
 from bots.registry import CommandContext, CommandRegistry
 from brain.promo_gate import PromoGate
 from brain.questions import language_of
@@ -103,14 +104,11 @@ async def fire_scheduled(name: str, payload: dict[str, Any]) -> None:
 
 
 @dataclass(slots=True)
-class ScheduleStats:
+class ScheduleStats(Counters):
     posted: int = 0
     held: int = 0
     missed: int = 0
     failed: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -133,6 +131,7 @@ class ScheduleService:
         self._router: Router | None = None
         self._kinds: dict[str, KindHandler] = {}
         self._promos: dict[str, _RoomPromos] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         #: promo job id → when it last posted (since start: a restart lets each promo post once)
         self._last_post: dict[str, float] = {}
 
@@ -223,6 +222,12 @@ class ScheduleService:
             if job.id == ident or job.id.split(".", 1)[0] == ident:
                 self._require().remove_job(job.id)
                 removed.append(job.id)
+                promos = self._promos.get(room_key)
+                if promos is not None:  # a promo waiting for a retry or a slot gives up its place
+                    handle = promos.retries.pop(job.id, None)
+                    if handle is not None:
+                        handle.cancel()
+                    promos.gate.forget(job.id)
         return removed
 
     def _require(self) -> AsyncIOScheduler:
@@ -274,13 +279,18 @@ class ScheduleService:
             log.info("promo %s held: %s", job, decision.reason)
             if decision.retry_after is not None and (now - due) + decision.retry_after < payload["every"]:
                 gate.retries[job] = asyncio.get_running_loop().call_later(
-                    decision.retry_after, lambda: asyncio.ensure_future(self._retry_promo(payload, due)))
+                    decision.retry_after, self._spawn_retry, payload, due)
             else:
                 gate.gate.forget(job)  # the next round starts afresh
             return
         if await self.post(payload, payload["text"], priority=0):
             gate.gate.record_post(now, key=job)
             self._last_post[job] = now
+
+    def _spawn_retry(self, payload: Mapping[str, Any], due: float) -> None:
+        task = asyncio.ensure_future(self._retry_promo(payload, due))
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
 
     async def _retry_promo(self, payload: Mapping[str, Any], due: float) -> None:
         if self._scheduler is None or self._scheduler.get_job(payload["job"]) is None:

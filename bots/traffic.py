@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from adapters.commands import CommandSpec
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, Room, TranscriptEvent, User
 from bots.config import ScheduleSection, TrafficSection
+from bots.counters import Counters
 from bots.registry import CommandContext, CommandRegistry
+from bots.scheduler import user_payload
 from brain.traffic import Anomaly, AnomalyDetector, Suggestions, activity_series, find_sessions, suggest_slots
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,14 +63,11 @@ class _RoomRhythm:
 
 
 @dataclass(slots=True)
-class TrafficStats:
+class TrafficStats(Counters):
     minutes: int = 0
     spikes: int = 0
     drops: int = 0
     notices: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
 class LiveTraffic:
@@ -181,8 +180,6 @@ class LiveTraffic:
         slots = await asyncio.to_thread(self.suggestions, event.room.key)
         text = render_slots(slots, self.schedule_settings.zone_of(event.room.key))
         if self.schedule is not None and self.settings.weekly_suggestions:
-            from bots.scheduler import user_payload
-
             self.schedule.add_weekly(f"when-{event.room.key}", kind="when", room=event.room, source=event.source,
                                      day=self.settings.weekly_day, hour=self.settings.weekly_hour,
                                      tz=self.schedule_settings.zone_of(event.room.key),
