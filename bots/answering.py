@@ -25,7 +25,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -35,7 +35,8 @@ from bots.brain_host import BrainHost, BrainUnavailable
 from bots.config import AnswersSection
 from bots.counters import Counters
 from bots.registry import CommandContext, CommandRegistry
-from brain.answer import Answer
+from brain.answer import Answer, Citation
+from brain.curated import CURATED_FILE
 from brain.bursts import AnswerCache, Burst, BurstTracker, similarity_terms, text_overlap
 from brain.questions import Question, detect_question, language_of
 from brain.retrieval.types import SearchHit
@@ -47,7 +48,19 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Sees a detected question before it is queued: returns it (maybe rewritten) or None to take it over.
 QuestionHook = Callable[[MessageEvent, Question], "Question | None"]
 
-__all__ = ["Answering", "QuestionHook", "AnsweringStats", "ASK", "KB", "UNANSWERED"]
+
+class ReviewGate(Protocol):
+    """Decides, just before an answer posts, whether it waits for a moderator (`bots.moderation`)."""
+
+    async def hold(self, lead: MessageEvent, question: Question, answer: Answer,
+                   others: list[MessageEvent]) -> int | None:
+        """Queue the answer and return its review id, or None to post it now."""
+
+    async def join(self, review_id: int, event: MessageEvent) -> None:
+        """Another viewer asked the question whose answer waits."""
+
+
+__all__ = ["Answering", "QuestionHook", "ReviewGate", "AnsweringStats", "question_row", "ASK", "KB", "UNANSWERED"]
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +84,14 @@ UNANSWERED = CommandSpec("unanswered", "Questions the bot could not answer, grou
 
 @dataclass(slots=True)
 class AnsweringStats(Counters):
-    """Counters for replays and health checks. questions = answers + abstained + merged."""
+    """Counters for replays and health checks. questions = answers + abstained + merged + held."""
 
     questions: int = 0
     answers: int = 0
     abstained: int = 0
     merged: int = 0
     cached: int = 0
+    held: int = 0  # waiting for a moderator (moderation counts what became of them)
     followups: int = 0
     llm_fallbacks: int = 0
     errors: int = 0
@@ -95,10 +109,23 @@ class _BurstState:
     late: list[MessageEvent] = field(default_factory=list)  # merged after the post
     timer: asyncio.Task[None] | None = None
     followup: asyncio.Task[None] | None = None
+    review_id: int | None = None  # the answer waits for a moderator
 
 
 def _is_viewer_chat(event: Event) -> bool:
     return (type(event) is MessageEvent and event.author.role < Role.HOST)
+
+
+def question_row(*, room: str, event_id: str, user_key: str, user_name: str, text: str, lang: str, status: str,
+                 answer: str | None, sources: Sequence[dict[str, Any]] | None, confidence: float | None,
+                 latency_ms: float | None, model: str | None, ts: float, merged_into: str | None = None,
+                 reply_id: str | None = None) -> dict[str, Any]:
+    """One row of the interaction log (``brain.schema.questions``), whoever decided the answer."""
+    return {"room": room, "event_id": event_id, "user_key": user_key, "user_name": user_name, "text": text,
+            "lang": lang, "status": status, "answer": answer,
+            "sources": json.dumps(list(sources), ensure_ascii=False) if sources is not None else None,
+            "confidence": confidence, "latency_ms": latency_ms, "model": model, "merged_into": merged_into,
+            "ts": ts, "answered_at": time.time(), "reply_id": reply_id}
 
 
 class Answering:
@@ -121,6 +148,8 @@ class Answering:
         self._busy = 0
         self._vector_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._hooks: list[QuestionHook] = []
+        #: Set by moderation: the answers it must see before they post.
+        self.gate: ReviewGate | None = None
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -230,7 +259,7 @@ class Answering:
         for (burst, text, vector), (answer, hits) in zip(fresh, decided):
             state = burst.payload
             assert state is not None
-            if answerer.llm is not None and not answer.abstained:
+            if answerer.llm is not None and not answer.abstained and answer.model != "curated":
                 answer = await answerer.with_llm(state.question.text, hits, answer)
                 if answer.notes:
                     self.stats.llm_fallbacks += 1
@@ -264,10 +293,26 @@ class Answering:
         results = []
         for question, vector in items:
             started = time.perf_counter()
+            curated = self._curated(question, vector)
+            if curated is not None:
+                results.append((replace(curated, latency_ms=(time.perf_counter() - started) * 1000), []))
+                continue
             hits = answerer.retrieve(question.text, question.lang, query_vector=vector)
             answer = answerer.decide(question.text, hits, question.lang)
             results.append((replace(answer, latency_ms=(time.perf_counter() - started) * 1000), hits))
         return results
+
+    def _curated(self, question: Question, vector: np.ndarray | None) -> Answer | None:
+        """A moderator's curated answer to this question, which wins over anything retrieved."""
+        curated = self.brain.curated
+        found = curated.match(question.text, vector) if curated is not None else None
+        if found is None:
+            return None
+        entry = found.entry
+        return Answer(question=question.text, lang=question.lang, text=entry.answer, confidence=found.score,
+                      citations=(Citation(f"curated:{entry.id}", CURATED_FILE,
+                                          "moderator" if question.lang != "zh" else "管理员审核"),),
+                      model="curated", reason="curated")
 
     # ---- posting ---------------------------------------------------------------------
 
@@ -275,6 +320,9 @@ class Answering:
         self.stats.merged += 1
         state = burst.payload
         if state is None:
+            return
+        if state.review_id is not None and self.gate is not None:
+            self._spawn(self.gate.join(state.review_id, event))  # they get the answer when it is approved
             return
         if not state.posted:
             state.askers.append(event)
@@ -316,13 +364,20 @@ class Answering:
             return
         state.posted = True
         answer = state.answer
+        others = [e for e in state.askers if e.author.key != state.lead.author.key]
+        if self.gate is not None:
+            state.review_id = await self.gate.hold(state.lead, state.question, answer, others)
+            if state.review_id is not None:
+                self.stats.held += 1
+                state.askers.clear()  # they are in the review; moderation posts and records it
+                return
         if answer.abstained:
             self.stats.abstained += 1
         else:
             self.stats.answers += 1
-        others = [e for e in state.askers if e.author.key != state.lead.author.key]
-        await self._send(state.lead, answer, others)
-        self._record(state.lead, state.question, answer, "abstained" if answer.abstained else "answered")
+        reply_id = await self._send(state.lead, answer, others)
+        self._record(state.lead, state.question, answer, "abstained" if answer.abstained else "answered",
+                     reply_id=reply_id)
         for event in state.askers:
             self._record(event, None, answer, "merged", merged_into=state.lead.event_id)
         state.askers.clear()
@@ -330,7 +385,7 @@ class Answering:
     async def _post_followup(self, burst: Burst[_BurstState], delay: float) -> None:
         await self._hold(delay)
         state = burst.payload
-        if state is None or state.answer is None or not state.late:
+        if state is None or state.answer is None or not state.late or state.review_id is not None:
             return
         late, state.late = state.late, []
         self.stats.followups += 1
@@ -339,7 +394,7 @@ class Answering:
             self._record(event, None, state.answer, "merged", merged_into=state.lead.event_id)
 
     async def _send(self, lead: MessageEvent, answer: Answer, others: list[MessageEvent],
-                    reply_to: str | None = None, *, followup: bool = False) -> None:
+                    reply_to: str | None = None, *, followup: bool = False) -> str | None:
         assert self._router is not None
         people: list[User] = []
         for e in others:
@@ -350,10 +405,10 @@ class Answering:
             prefix += f" +{len(people) - _MAX_MENTIONS}"
         text = f"{prefix} {answer.render()}" if prefix else answer.render()
         # Answers invite 👍/👎 feedback; a follow-up repeats an answer, so it may be dropped when stale.
-        await self._router.send(Reply(room=lead.room, text=text, reply_to=reply_to or lead.event_id,
-                                      to_user=lead.author, mentions=tuple(people[:_MAX_MENTIONS]),
-                                      priority=0 if followup else 1, feedback=not answer.abstained),
-                                source=lead.source)
+        return await self._router.send(Reply(room=lead.room, text=text, reply_to=reply_to or lead.event_id,
+                                             to_user=lead.author, mentions=tuple(people[:_MAX_MENTIONS]),
+                                             priority=0 if followup else 1, feedback=not answer.abstained),
+                                       source=lead.source)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Answer everything queued and post everything pending now (end of a replay, shutdown).
@@ -386,31 +441,26 @@ class Answering:
     # ---- recording -------------------------------------------------------------------
 
     def _record(self, event: MessageEvent, question: Question | None, answer: Answer | None, status: str,
-                *, merged_into: str | None = None, note: str | None = None) -> None:
+                *, merged_into: str | None = None, note: str | None = None, reply_id: str | None = None) -> None:
         text = question.text if question is not None else event.text
-        self.store.record_question({
-            "room": event.room.key,
-            "event_id": event.event_id,
-            "user_key": event.author.key,
-            "user_name": event.author.name,
-            "text": text,
-            "lang": question.lang if question is not None else language_of(text),
-            "status": status,
-            "answer": answer.render() if answer is not None and status != "merged" else note,
-            "sources": json.dumps([{"chunk_id": c.chunk_id, "source": c.source, "title": c.title}
-                                   for c in answer.citations], ensure_ascii=False) if answer else None,
-            "confidence": answer.confidence if answer else None,
-            "latency_ms": answer.latency_ms if answer else None,
-            "model": answer.model if answer else None,
-            "merged_into": merged_into,
-            "ts": event.ts.timestamp(),
-            "answered_at": time.time(),
-        })
+        self.store.record_question(question_row(
+            room=event.room.key, event_id=event.event_id, user_key=event.author.key, user_name=event.author.name,
+            text=text, lang=question.lang if question is not None else language_of(text), status=status,
+            answer=answer.render() if answer is not None and status != "merged" else note,
+            sources=[{"chunk_id": c.chunk_id, "source": c.source, "title": c.title} for c in answer.citations]
+            if answer else None,
+            confidence=answer.confidence if answer else None, latency_ms=answer.latency_ms if answer else None,
+            model=answer.model if answer else None, merged_into=merged_into, ts=event.ts.timestamp(),
+            reply_id=reply_id))
 
     # ---- commands --------------------------------------------------------------------
 
-    async def ask(self, event: MessageEvent, text: str) -> Answer:
-        """Answer one question now, bypassing burst merging (``/ask``, ``liveroom ask``)."""
+    async def ask(self, event: MessageEvent, text: str, *, review: bool = False) -> Answer | None:
+        """Answer one question now, bypassing burst merging (``/ask``, ``liveroom ask``).
+
+        With ``review`` (a viewer's ``/ask``), the moderation gate sees the
+        answer first; None means it waits for a moderator, who posts it.
+        """
         await self.brain.ready()
         answerer = self.brain.answerer
         assert answerer is not None
@@ -422,10 +472,13 @@ class Answering:
             self.stats.cached += 1
         else:
             [(answer, hits)] = await self.brain.run(self._decide, [(question, None)])
-            if answerer.llm is not None and not answer.abstained:
+            if answerer.llm is not None and not answer.abstained and answer.model != "curated":
                 answer = await answerer.with_llm(text, hits, answer)
             if not answer.abstained:
                 self.cache.put(answerer.search_text(text, question.lang), None, answer, time.monotonic())
+        if review and self.gate is not None and await self.gate.hold(event, question, answer, []) is not None:
+            self.stats.held += 1
+            return None
         if answer.abstained:
             self.stats.abstained += 1
         else:
@@ -433,12 +486,12 @@ class Answering:
         self._record(event, question, answer, "abstained" if answer.abstained else "answered")
         return answer
 
-    async def _ask_command(self, context: CommandContext, question: str) -> str:
+    async def _ask_command(self, context: CommandContext, question: str) -> str | None:
         try:
-            answer = await self.ask(context.event, question)
+            answer = await self.ask(context.event, question, review=True)
         except BrainUnavailable as exc:
             return f"I can't look that up right now ({exc}). I'll pass it to the host."
-        return answer.render()
+        return answer.render() if answer is not None else None  # None: moderation said it waits
 
     async def _kb_command(self, context: CommandContext, action: str) -> str:
         try:

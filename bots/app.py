@@ -22,6 +22,7 @@ from bots.audience import LiveAudience
 from bots.brain_host import BrainHost
 from bots.builtin import register_builtin
 from bots.config import Config
+from bots.moderation import LiveModeration
 from bots.products import LiveProducts
 from bots.registry import CommandRegistry
 from bots.router import Router
@@ -102,6 +103,7 @@ class Runtime:
     schedule: ScheduleService | None = None
     audience: LiveAudience | None = None
     traffic: LiveTraffic | None = None
+    moderation: LiveModeration | None = None
     #: the audience graph's figures at the end of `serve` (people, ties, communities)
     audience_summary: dict[str, int] | None = None
 
@@ -135,8 +137,12 @@ class Runtime:
         if config.traffic.enabled:
             traffic = LiveTraffic(store, config.traffic, config.schedule, schedule)
             traffic.attach(router, registry)
+        moderation = None
+        if config.moderation.enabled:
+            moderation = LiveModeration(store, config.moderation, brain=brain)
+            moderation.attach(router, registry, answering)
         return cls(config, data_dir, store, registry, router, brain, answering, products, schedule, audience,
-                   traffic)
+                   traffic, moderation)
 
     async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True) -> None:
         """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup."""
@@ -150,6 +156,8 @@ class Runtime:
             self.brain.start()  # load the knowledge base while the room warms up
         if self.schedule is not None:
             await self.schedule.start()
+        if self.moderation is not None:
+            await self.moderation.start()
         loop = asyncio.get_running_loop()
         tasks = [asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters]
         stopping = False
@@ -203,6 +211,8 @@ class Runtime:
                 # After a stop signal, answering gets a bounded grace period; a finished source
                 # (a replay) is answered completely.
                 await self.answering.drain(timeout=30.0 if stopping else None)
+            if self.moderation is not None:
+                await self.moderation.drain()  # pending reviews stay queued for the next start
             if self.audience is not None:
                 self.audience_summary = await self.audience.drain()
             await self.brain.aclose()

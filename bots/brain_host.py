@@ -20,6 +20,7 @@ from typing import Any, Callable, TypeVar
 
 from bots.config import Config
 from brain.answer import Answerer
+from brain.curated import CURATED_FILE, CuratedAnswers
 from brain.kb import IngestSummary, KnowledgeBase
 from brain.knowledge import IngestOptions
 from brain.knowledge.chunking import ChunkingOptions
@@ -48,6 +49,8 @@ class BrainHost:
         self.embedder: Embedder | None = None
         self.kb: KnowledgeBase | None = None
         self.answerer: Answerer | None = None
+        #: Moderators' corrections (``knowledge/curated-answers.md``), matched before retrieval.
+        self.curated: CuratedAnswers | None = None
         self.llm: LLMClient | None = None
         if config.llm.configured:
             self.llm = LLMClient(LLMSettings(base_url=str(config.llm.base_url), model=str(config.llm.model),
@@ -95,6 +98,12 @@ class BrainHost:
         self.answerer = Answerer(self.kb.search, idf=lexical.idf, known=lexical.knows, llm=self.llm,
                                  min_confidence=cfg.answers.min_confidence, max_chars=cfg.answers.max_chars,
                                  top_k=cfg.retrieval.top_k)
+        answerer = self.answerer
+        embedder = self.embedder
+        self.curated = CuratedAnswers(
+            self.knowledge_root / CURATED_FILE, dense_languages=self.dense_languages,
+            # Variants are embedded as questions are: through the answerer's search text.
+            embed=lambda texts: embedder.embed([answerer.search_text(t) for t in texts]))
         for line in summary.lines():
             log.info("%s", line)
         # Warm up: load the model's weights and jieba's dictionary now, not on a viewer's question.
@@ -110,6 +119,8 @@ class BrainHost:
         """Re-ingest the knowledge folder (on the brain thread)."""
         if self.kb is None:
             raise BrainUnavailable("the knowledge base is not loaded yet")
+        if self.curated is not None:
+            self.curated.load()  # a host may have edited the curated answers by hand
         return self.kb.ingest()
 
     @property

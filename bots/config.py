@@ -263,6 +263,25 @@ class TrafficSection(_Section):
     weekly_hour: int = Field(10, ge=0, le=23)
 
 
+ReviewModeName = Literal["auto", "review-risky", "review-all"]
+
+
+class ModerationSection(_Section):
+    """Which answers wait for a moderator, and what corrections become (docs/moderation.md)."""
+
+    enabled: bool = True
+    mode: ReviewModeName = Field("auto", description="auto | review-risky (money, unsure, flagged) | review-all")
+    rooms: dict[str, ReviewModeName] = Field(default_factory=dict, description="room key -> mode, overriding mode")
+    review_confidence: float = Field(0.65, ge=0, le=1,
+                                     description="in review-risky, answers below this confidence wait")
+    timeout: float = Field(180, ge=5, le=86400,
+                           description="seconds an answer waits; then the viewer gets the abstention message")
+    holding_message: bool = Field(True, description="tell the viewer a moderator is checking the answer")
+    curate_edits: bool = Field(True, description="an edited answer becomes a curated answer in the knowledge folder")
+    dispute_minutes: float = Field(60, ge=0, le=10080,
+                                   description="after a 👎, similar questions wait for review this long")
+
+
 class LLMSection(_Section):
     """An optional OpenAI-compatible model; without one, answers are extractive."""
 
@@ -303,6 +322,7 @@ class Config(_Section):
     audience: AudienceSection = AudienceSection()
     traffic: TrafficSection = TrafficSection()
     schedule: ScheduleSection = ScheduleSection()
+    moderation: ModerationSection = ModerationSection()
     llm: LLMSection = LLMSection()
     logging: LoggingSection = LoggingSection()
 

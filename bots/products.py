@@ -31,6 +31,7 @@ import numpy as np
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, TranscriptEvent
+from bots.answering import question_row
 from bots.brain_host import BrainHost, BrainUnavailable
 from bots.config import ProductsSection
 from bots.counters import Counters
@@ -372,13 +373,13 @@ class LiveProducts:
             lines.append(f"{i}. {describe_product(pick.product, question.lang)}{reason}")
         text = "\n".join(lines)
         assert self._router is not None
-        await self._router.send(Reply(room=event.room, text=text, reply_to=event.event_id, to_user=event.author,
-                                      feedback=True), source=event.source)
-        self.store.record_question({
-            "room": event.room.key, "event_id": event.event_id, "user_key": event.author.key,
-            "user_name": event.author.name, "text": question.text, "lang": question.lang, "status": "answered",
-            "answer": text, "sources": None, "confidence": picks[0].relevance, "latency_ms": None,
-            "model": "products", "merged_into": None, "ts": event.ts.timestamp(), "answered_at": time.time()})
+        reply_id = await self._router.send(Reply(room=event.room, text=text, reply_to=event.event_id,
+                                                 to_user=event.author, feedback=True), source=event.source)
+        self.store.record_question(question_row(
+            room=event.room.key, event_id=event.event_id, user_key=event.author.key, user_name=event.author.name,
+            text=question.text, lang=question.lang, status="answered", answer=text, sources=None,
+            confidence=picks[0].relevance, latency_ms=None, model="products", ts=event.ts.timestamp(),
+            reply_id=reply_id))
         return True
 
     def _recommend_now(self, ranker: ProductRanker, need: str, history: list[str]) -> list[RankedProduct]:

@@ -33,6 +33,7 @@ __all__ = ["Store", "StoredEvent", "StoreError"]
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_QUESTION_NULLS = {c.name: None for c in questions.columns if c.name != "id"}
 
 
 class StoreError(RuntimeError):
@@ -171,8 +172,12 @@ class Store:
         })
 
     def record_question(self, row: dict[str, Any]) -> None:
-        """Queue one handled question (columns of ``brain.schema.questions``)."""
-        self._put(questions, row)
+        """Queue one handled question (columns of ``brain.schema.questions``).
+
+        Columns a caller leaves out are NULL: one batch's rows must share their
+        keys, or the batch could never commit.
+        """
+        self._put(questions, {**_QUESTION_NULLS, **row})
 
     def record_pin(self, *, room: str, product_id: str, product_name: str, user_key: str,
                    event_id: str | None, ts: float) -> None:
@@ -322,6 +327,34 @@ class Store:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def find_person(self, room: str, who: str) -> tuple[str, str] | None:
+        """(user_key, user_name) of the person ``who`` (a name, ``@name`` or user key) seen in ``room``.
+
+        Names are matched case-insensitively, the most recently active person
+        first (two viewers may share a display name; the one in the room now
+        is the one a moderator means).
+        """
+        self.flush()
+        who = who.strip().lstrip("@")
+        if not who:
+            return None
+        inbound = sa.and_(events.c.room == room, events.c.direction == "in")
+        with self.engine.connect() as conn:
+            for condition in (events.c.user_key == who, sa.func.lower(events.c.user_name) == who.lower()):
+                row = conn.execute(sa.select(events.c.user_key, events.c.user_name).where(inbound, condition)
+                                   .order_by(events.c.ts.desc()).limit(1)).first()
+                if row is not None:
+                    return row.user_key, row.user_name
+        return None
+
+    def question_for_reply(self, reply_id: str) -> dict[str, Any] | None:
+        """The question whose posted answer has platform id ``reply_id`` (what a 👍/👎 judges)."""
+        self.flush()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(questions).where(questions.c.reply_id == reply_id)
+                               .order_by(questions.c.id).limit(1)).first()
+        return dict(row._mapping) if row is not None else None
 
     def iter_pins(self, *, room: str, since: float | None = None) -> list[dict[str, Any]]:
         """Pins in a room, oldest first (to rebuild the ranking's pin memory after a restart)."""

@@ -18,8 +18,8 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "events", "questions", "pins", "schema_version", "MIGRATIONS", "migrate", "current_version",
-           "SchemaTooNew"]
+__all__ = ["metadata", "events", "questions", "pins", "reviews", "moderation_actions", "flagged_viewers",
+           "schema_version", "MIGRATIONS", "migrate", "current_version", "SchemaTooNew"]
 
 metadata = sa.MetaData()
 
@@ -110,7 +110,8 @@ def _question_indexes_v2(table: sa.Table) -> None:
     sa.Index("ix_questions_room_status", table.c.room, table.c.status, table.c.ts)
 
 
-questions = sa.Table("questions", metadata, *_question_columns_v2())
+questions = sa.Table("questions", metadata, *_question_columns_v2(),
+                     sa.Column("reply_id", sa.String(128), nullable=True))  # added by version 4
 _question_indexes_v2(questions)
 
 
@@ -148,12 +149,127 @@ def _v3_pins(conn: sa.Connection) -> None:
     md.create_all(conn)
 
 
+def _review_columns_v4() -> list[sa.Column]:
+    """Version 4: answers waiting for (or decided by) a moderator: the approval queue.
+
+    A row holds everything needed to post the answer after a restart: the
+    reply route (``source``: the adapter's name; the room and the asker's
+    platform ids) and the people merged into the burst (``askers``, JSON
+    ``[[platform, id, name], ...]``). ``status`` moves once, from ``pending``
+    to ``approved``, ``edited``, ``rejected`` or ``expired``, by a conditional
+    UPDATE, so two moderators deciding at once post one answer.
+    """
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("room", sa.String(256), nullable=False),
+        sa.Column("platform", sa.String(32), nullable=False),
+        sa.Column("room_id", sa.String(128), nullable=False),
+        sa.Column("room_kind", sa.String(16), nullable=False),
+        sa.Column("room_name", sa.String(256), nullable=False),
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("event_id", sa.String(128), nullable=False),
+        sa.Column("user_key", sa.String(256), nullable=False),
+        sa.Column("user_id", sa.String(128), nullable=False),
+        sa.Column("user_name", sa.String(256), nullable=False),
+        sa.Column("askers", sa.Text, nullable=True),
+        sa.Column("question", sa.Text, nullable=False),
+        sa.Column("lang", sa.String(8), nullable=False),
+        sa.Column("draft", sa.Text, nullable=True),  # the bot's answer as it would post it; None: it abstained
+        sa.Column("sources", sa.Text, nullable=True),
+        sa.Column("confidence", sa.Float, nullable=True),
+        sa.Column("model", sa.String(128), nullable=True),
+        sa.Column("reasons", sa.String(256), nullable=False),  # comma-separated: money,low-confidence,...
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("final", sa.Text, nullable=True),  # what was posted
+        sa.Column("decided_by", sa.String(256), nullable=True),
+        sa.Column("decided_by_name", sa.String(256), nullable=True),
+        sa.Column("note", sa.Text, nullable=True),  # a rejection's reason
+        sa.Column("message_id", sa.String(128), nullable=True),  # the posted answer's platform id
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
+        sa.Column("decided_at", sa.Float, nullable=True),
+    ]
+
+
+def _moderation_action_columns_v4() -> list[sa.Column]:
+    """Every moderator action (approve, edit, reject, expire, flag, unflag, export, delete), append-only."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("room", sa.String(256), nullable=True),
+        sa.Column("review_id", sa.Integer, nullable=True),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("actor_key", sa.String(256), nullable=False),
+        sa.Column("actor_name", sa.String(256), nullable=False),
+        sa.Column("target_user", sa.String(256), nullable=True),
+        sa.Column("detail", sa.Text, nullable=True),
+        sa.Column("ts", sa.Float, nullable=False),
+    ]
+
+
+def _flagged_viewer_columns_v4() -> list[sa.Column]:
+    """Viewers whose answers always wait for a moderator (``/flag``, or the spam classifier)."""
+    return [
+        sa.Column("user_key", sa.String(256), primary_key=True),
+        sa.Column("user_name", sa.String(256), nullable=False),
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.Column("flagged_by", sa.String(256), nullable=False),
+        sa.Column("ts", sa.Float, nullable=False),
+    ]
+
+
+def _moderation_indexes_v4(review_table: sa.Table, action_table: sa.Table) -> None:
+    sa.Index("ix_reviews_status", review_table.c.status, review_table.c.created_at)
+    sa.Index("ix_reviews_room_status", review_table.c.room, review_table.c.status, review_table.c.created_at)
+    sa.Index("ix_reviews_event", review_table.c.event_id)
+    sa.Index("ix_actions_room_ts", action_table.c.room, action_table.c.ts)
+    sa.Index("ix_actions_target", action_table.c.target_user, action_table.c.ts)
+
+
+reviews = sa.Table("reviews", metadata, *_review_columns_v4())
+moderation_actions = sa.Table("moderation_actions", metadata, *_moderation_action_columns_v4())
+flagged_viewers = sa.Table("flagged_viewers", metadata, *_flagged_viewer_columns_v4())
+_moderation_indexes_v4(reviews, moderation_actions)
+#: Version 4 indexes the interaction log's filters (the dashboard pages a million questions).
+sa.Index("ix_questions_room_ts", questions.c.room, questions.c.ts)
+sa.Index("ix_questions_user_ts", questions.c.user_key, questions.c.ts)
+sa.Index("ix_questions_ts", questions.c.ts)
+sa.Index("ix_questions_status_ts", questions.c.status, questions.c.ts)
+sa.Index("ix_questions_event", questions.c.event_id)
+sa.Index("ix_questions_reply", questions.c.reply_id)
+sa.Index("ix_events_reply_to", events.c.reply_to)
+
+
+def _v4_moderation(conn: sa.Connection) -> None:
+    """Version 4: the approval queue, moderator actions, flagged viewers; the log's indexes.
+
+    ``questions.reply_id`` (the posted answer's platform message id) links
+    viewers' 👍/👎, which target that message, to the question they judge.
+    """
+    md = sa.MetaData()
+    review_table = sa.Table("reviews", md, *_review_columns_v4())
+    action_table = sa.Table("moderation_actions", md, *_moderation_action_columns_v4())
+    sa.Table("flagged_viewers", md, *_flagged_viewer_columns_v4())
+    _moderation_indexes_v4(review_table, action_table)
+    md.create_all(conn)
+    conn.execute(sa.text("ALTER TABLE questions ADD COLUMN reply_id VARCHAR(128)"))
+    for name, table, columns in (
+            ("ix_questions_room_ts", "questions", "room, ts"),
+            ("ix_questions_user_ts", "questions", "user_key, ts"),
+            ("ix_questions_ts", "questions", "ts"),
+            ("ix_questions_status_ts", "questions", "status, ts"),
+            ("ix_questions_event", "questions", "event_id"),
+            ("ix_questions_reply", "questions", "reply_id"),
+            ("ix_events_reply_to", "events", "reply_to")):
+        conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
+
+
 Migration = tuple[int, str, Callable[[sa.Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "event log", _v1_events),
     (2, "questions", _v2_questions),
     (3, "pins", _v3_pins),
+    (4, "moderation", _v4_moderation),
 )
 
 
