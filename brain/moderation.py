@@ -44,7 +44,7 @@ _MONEY_EN = re.compile(
     r"\b(price[sd]?|pricing|cost[s]?|costing|how much|refund(s|ed|ing)?|money ?back|coupon(s)?|discount(s|ed)?|"
     r"promo ?code|voucher(s)?|pay(s|ing|ment|ments|pal)?|paid|charge[sd]?|billing|invoice|installment(s)?|"
     r"subscription|cheap(er|est)?|expensive|dollars?|usd|eur|rmb|yuan|credit card|card|checkout|"
-    r"deposit|fee(s)?|tax(es)?|free shipping|sale)\b", re.IGNORECASE)
+    r"deposit|fee(s)?|tax(es)?|free shipping|sale)\b(?!\s+attention)", re.IGNORECASE)
 _MONEY_ZH = re.compile(r"多少钱|价格|价钱|几块|元|块钱|退款|退钱|退货|优惠券?|折扣|打折|满减|红包|券|付款|支付|"
                        r"付钱|分期|花呗|转账|收费|费用|包邮|便宜|贵|定金|订金|尾款|发票|微信支付|支付宝")
 _CURRENCY = re.compile(r"[$¥€£]\s?\d|\d\s?(元|块|usd|rmb|eur)\b", re.IGNORECASE)

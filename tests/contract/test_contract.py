@@ -8,6 +8,7 @@ Discord and Telegram, against loopback fakes of their real wire protocols.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import make_config  # noqa: E402
+from conftest import ROOT, make_config  # noqa: E402
 from contract.drivers import ConsoleDriver, DiscordDriver, Driver, ReplayDriver, TelegramDriver  # noqa: E402
 
 from bots.app import Runtime  # noqa: E402
@@ -25,7 +26,10 @@ DRIVERS = [ConsoleDriver, ReplayDriver, DiscordDriver, TelegramDriver]
 
 @pytest.fixture(params=DRIVERS, ids=lambda d: d.name)
 async def driver(request, data_dir, tmp_path):
-    runtime = Runtime.build(make_config(answers={"hold": 0.0}, limits={"max_message_chars": 20000}), data_dir)
+    knowledge = tmp_path / "kb"  # a copy: moderators' corrections are written into the knowledge folder
+    shutil.copytree(ROOT / "knowledge", knowledge, ignore=shutil.ignore_patterns("samples"))
+    runtime = Runtime.build(make_config(answers={"hold": 0.0}, limits={"max_message_chars": 20000},
+                                        knowledge={"path": str(knowledge)}), data_dir)
     drv: Driver = request.param(runtime, tmp_path)
     await drv.start()
     yield drv
@@ -153,3 +157,48 @@ async def test_schedule_when_and_audience_answer_the_host(driver):
     finally:
         await schedule.shutdown()
         await driver.runtime.audience.drain()
+
+
+async def wait_for(driver: Driver, *needles: str, timeout: float = 20.0) -> list:
+    """The messages sent so far, once each needle is in one of them (or the timeout passed)."""
+    sent: list = []
+    try:
+        async with asyncio.timeout(timeout):
+            while not all(any(n in s.text for s in sent) for n in needles):
+                await asyncio.sleep(0.05)
+                sent = await driver.sent()
+    except TimeoutError:
+        pass  # the caller's assertions say what is missing
+    return sent
+
+
+async def test_a_risky_answer_waits_for_a_moderator_whose_edit_answers_the_next_viewer(driver):
+    """Issue 8's loop through every live adapter's command path: queue → /edit → posted → curated."""
+    if driver.name == "replay":
+        pytest.skip("a replay plays a finished log: no moderator decides while it runs")
+    moderation = driver.runtime.moderation
+    moderation.settings = moderation.settings.model_copy(update={"mode": "review-risky"})
+    asked = await driver.say("how much is the course?", user="ann", role="viewer")
+    await settle(driver)
+    sent = await wait_for(driver, "moderator is checking")
+    assert not any("349" in s.text for s in sent), [s.text for s in sent]
+    [item] = moderation.queue.pending()
+    assert item.room == driver.room_key and "money" in item.reasons
+
+    await driver.say(f"/approve {item.id}", user="ann", role="viewer")
+    await wait_for(driver, "is for the mods only")
+    assert moderation.queue.get(item.id).pending
+
+    await driver.say(f"/edit {item.id} The course is 349 USD with lifetime access.", user="bob", role="mod")
+    sent = await wait_for(driver, "edited and posted", "lifetime access.")
+    answers = [s for s in sent if s.text.endswith("The course is 349 USD with lifetime access.")]
+    assert len(answers) == 1, [s.text for s in sent]
+    assert answers[0].reply_to == asked and answers[0].room == driver.room_key
+    assert not moderation.queue.pending() and moderation.stats.curated == 1
+
+    driver.runtime.answering.tracker.window = -1.0  # a later viewer, not a late asker (fakes stamp whole seconds)
+    await driver.say("How much is the course", user="ann", role="viewer")
+    await settle(driver)
+    sent = await wait_for(driver, "lifetime access. (source: moderator)")
+    assert any(s.text.endswith("lifetime access. (source: moderator)") for s in sent), [s.text for s in sent]
+    assert not moderation.queue.pending()
