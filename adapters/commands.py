@@ -30,6 +30,10 @@ class ArgumentError(ValueError):
     """Arguments that do not fit a command's parameters; the message is shown to the user."""
 
 
+#: How an argument's type is named to the person who typed it wrong.
+_TYPE_WORDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "yes or no"}
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     """One typed parameter. ``rest`` takes the remainder of the line (free text)."""
@@ -60,7 +64,7 @@ class Param:
                 raise ValueError(text)
             return _TYPES[self.type](text)
         except ValueError:
-            raise ArgumentError(f"{self.name} must be a {self.type}, got {text!r}") from None
+            raise ArgumentError(f"{self.name} must be {_TYPE_WORDS[self.type]}, got {text!r}") from None
 
     @property
     def usage(self) -> str:

@@ -280,6 +280,22 @@ class ModerationSection(_Section):
     curate_edits: bool = Field(True, description="an edited answer becomes a curated answer in the knowledge folder")
     dispute_minutes: float = Field(60, ge=0, le=10080,
                                    description="after a 👎, similar questions wait for review this long")
+    auto_flag_strikes: int = Field(3, ge=0, le=100,
+                                   description="spam/abuse lines (classifier) that flag a viewer; 0 turns it off")
+    auto_flag_window: float = Field(600, ge=10, le=86400, description="seconds in which those strikes count")
+
+
+class RetentionSection(_Section):
+    """How long the store keeps what it recorded (``liveroom retention apply``); null keeps it forever.
+
+    Reviews still waiting for a moderator are kept whatever their age.
+    """
+
+    events_days: int | None = Field(None, ge=1, description="chat, commands, replies, feedback: days to keep")
+    questions_days: int | None = Field(None, ge=1, description="the interaction log: days to keep handled questions")
+    reviews_days: int | None = Field(None, ge=1, description="decided reviews: days to keep, from the decision")
+    actions_days: int | None = Field(None, ge=1, description="the moderation log: days to keep")
+    interval_hours: float = Field(24, gt=0, le=24 * 30, description="how often the running bot applies it")
 
 
 class LLMSection(_Section):
@@ -322,6 +338,7 @@ class Config(_Section):
     audience: AudienceSection = AudienceSection()
     traffic: TrafficSection = TrafficSection()
     schedule: ScheduleSection = ScheduleSection()
+    retention: RetentionSection = RetentionSection()
     moderation: ModerationSection = ModerationSection()
     llm: LLMSection = LLMSection()
     logging: LoggingSection = LoggingSection()

@@ -19,6 +19,10 @@ rules are in one place:
 
 Viewers' 👎 on an answer clears the answer cache and sends similar questions
 to review for ``dispute_minutes``: a bad answer is not repeated unchecked.
+Viewers whose lines the message classifier calls spam or abuse
+``auto_flag_strikes`` times within ``auto_flag_window`` are flagged (by
+"liveroom"), so answers to them wait too; a moderator can /unflag them.
+Classification runs off the loop in batches, every half second at most.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ HOLDING_TEXT = {
 }
 #: The bot's own name in the moderation log when the clock decides (a timeout).
 _CLOCK_ACTOR = ("liveroom", "timeout")
+#: Lines the abuse watch classifies in one batch at most; a flood beyond it waits for the next batch.
+_ABUSE_BATCH = 2000
+_ABUSE_INTERVAL = 0.5
 #: Overlap with a disputed question at which a new question counts as the same one.
 _DISPUTE_OVERLAP = 0.5
 _MAX_MENTIONS = 8
@@ -93,6 +100,8 @@ class ModerationStats(Counters):
     feedback_down: int = 0
     dup_decisions: int = 0
     post_errors: int = 0
+    abusive_lines: int = 0
+    auto_flagged: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +148,10 @@ class LiveModeration:
         self._expiry: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._min_confidence = 0.0
+        self._lines: list[MessageEvent] = []  # viewer chat waiting for the abuse watch
+        self._strikes: dict[str, list[float]] = {}
+        self._watch: asyncio.Task[None] | None = None
+        self._classifier: Any = None
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -167,6 +180,8 @@ class LiveModeration:
             self._expiry.cancel()
             await asyncio.gather(self._expiry, return_exceptions=True)
             self._expiry = None
+        if self._watch is not None:
+            await asyncio.gather(self._watch, return_exceptions=True)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -334,7 +349,10 @@ class LiveModeration:
     # ---- feedback and disputes -------------------------------------------------------
 
     async def on_event(self, event: Event, router: "Router") -> None:
-        """Viewers' 👍/👎 on the bot's answers."""
+        """Viewers' 👍/👎 on the bot's answers, and viewers' chat for the abuse watch."""
+        if type(event) is MessageEvent and event.author.role == Role.VIEWER:
+            self._watch_line(event)
+            return None
         if not isinstance(event, FeedbackEvent):
             return None
         row = await asyncio.to_thread(self.store.question_for_reply, event.target)
@@ -349,6 +367,49 @@ class LiveModeration:
         if self._answering is not None:
             self._answering.cache.clear()  # the disliked answer must not be served from the cache again
         return None
+
+    def _watch_line(self, event: MessageEvent) -> None:
+        if self.settings.auto_flag_strikes <= 0 or event.author.key in self.flags:
+            return
+        self._lines.append(event)
+        if self._watch is None or self._watch.done():
+            self._watch = asyncio.create_task(self._classify_lines(), name="moderation-abuse-watch")
+
+    async def _classify_lines(self) -> None:
+        """Classify the lines gathered meanwhile in one batch off the loop; flag repeat offenders."""
+        while self._lines:
+            if len(self._lines) < _ABUSE_BATCH:
+                await asyncio.sleep(_ABUSE_INTERVAL)  # gather what else arrives meanwhile
+            batch, self._lines = self._lines[:_ABUSE_BATCH], self._lines[_ABUSE_BATCH:]
+            try:
+                labels = await asyncio.to_thread(self._classify, [e.text for e in batch])
+            except Exception:  # noqa: BLE001 - the watch is a safety net, never a reason to stop the room
+                log.exception("moderation: the abuse watch could not classify %d lines", len(batch))
+                continue
+            for event, abusive in zip(batch, labels):
+                if abusive:
+                    await self._strike(event)
+
+    def _classify(self, texts: list[str]) -> list[bool]:
+        from brain.classify import MessageClassifier, is_abuse
+
+        if self._classifier is None:
+            self._classifier = MessageClassifier(explain=False)
+        return [is_abuse(label) for label in self._classifier.classify_many(texts)]
+
+    async def _strike(self, event: MessageEvent) -> None:
+        self.stats.abusive_lines += 1
+        key = event.author.key
+        now = event.ts.timestamp()
+        strikes = [t for t in self._strikes.get(key, []) if now - t <= self.settings.auto_flag_window] + [now]
+        self._strikes[key] = strikes
+        if len(strikes) < self.settings.auto_flag_strikes or key in self.flags:
+            return
+        reason = f"{len(strikes)} spam/abuse messages in {self.settings.auto_flag_window:g} s, e.g. {event.text[:80]!r}"
+        if await self.flag(key, event.author.name, actor_key="liveroom", actor_name="abuse watch", reason=reason,
+                           room=event.room.key):
+            self.stats.auto_flagged += 1
+            self._strikes.pop(key, None)
 
     def _is_disputed(self, room: str, question: str) -> bool:
         entries = self._disputed.get(room)

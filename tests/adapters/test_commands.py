@@ -41,9 +41,9 @@ def test_bind_typed_arguments():
 @pytest.mark.parametrize("args,message", [
     ("", "missing <what>"),
     ("live", "missing <count>"),
-    ("live three", "count must be a int"),
+    ("live three", "count must be a whole number"),
     ("show 3", "what must be one of: live, promo"),
-    ("live 3 maybe", "loud must be a bool"),
+    ("live 3 maybe", "loud must be yes or no"),
     ("live 3 yes extra", "too many arguments"),
 ])
 def test_bad_arguments_say_what_is_wrong(args, message):

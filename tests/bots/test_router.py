@@ -84,7 +84,7 @@ async def test_argument_errors_and_failing_handlers_answer_without_crashing(data
     rt.registry.add(spec, boom)
     try:
         await rt.router.dispatch(command("/boom x"))
-        assert out.sent[-1].text == "/boom: n must be a int, got 'x'"
+        assert out.sent[-1].text == "/boom: n must be a whole number, got 'x'"
         await rt.router.dispatch(command("/boom 1"))
         assert out.sent[-1].text == "Sorry, /boom failed on our side; it has been logged."
         assert rt.router.stats.handler_errors == 1
