@@ -24,6 +24,7 @@ from bots.builtin import register_builtin
 from bots.config import Config
 from bots.moderation import LiveModeration
 from bots.products import LiveProducts
+from bots.reports import LiveReports
 from bots.registry import CommandRegistry
 from bots.router import Router
 from bots.scheduler import ScheduleService
@@ -137,6 +138,7 @@ class Runtime:
         if config.traffic.enabled:
             traffic = LiveTraffic(store, config.traffic, config.schedule, schedule)
             traffic.attach(router, registry)
+        LiveReports(store, config, data_dir / "reports").attach(router, registry)
         moderation = None
         if config.moderation.enabled:
             moderation = LiveModeration(store, config.moderation, brain=brain)

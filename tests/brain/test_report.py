@@ -1,0 +1,159 @@
+"""The post-stream report: built from a real store, rendered to one self-contained HTML file.
+
+Bad input (no transcript, no questions, one viewer, emoji-only, mixed
+languages, 40,000 messages in one minute) must still give a report that
+says what it could not compute.
+"""
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from adapters.model import CommandEvent, MessageEvent, Role, Room, TranscriptEvent, User
+from bots.answering import question_row
+from bots.audience import audience_graph
+from bots.config import Config
+from brain.memory import Store
+from brain.report import build_report, load_products
+from brain.report_html import render_report, summary_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+ROOM = Room("replay", "r1")
+KEY = ROOM.key
+T0 = datetime(2026, 1, 5, 20, 0, tzinfo=timezone.utc)
+HOST = User("replay", "lin", "lin", Role.HOST)
+
+
+@pytest.fixture(scope="module")
+def products():
+    return load_products(ROOT / "knowledge")
+
+
+class Room_:
+    def __init__(self, store: Store) -> None:
+        self.store, self.n = store, 0
+
+    def _id(self) -> str:
+        self.n += 1
+        return f"e{self.n}"
+
+    def at(self, minute: float) -> datetime:
+        return T0 + timedelta(minutes=minute)
+
+    def live(self, minute: float, action: str) -> None:
+        self.store.record(CommandEvent(event_id=self._id(), room=ROOM, author=HOST, text=f"/live {action}",
+                                       command="live", args=action, ts=self.at(minute)))
+
+    def chat(self, minute: float, text: str, user: str = "ann") -> str:
+        event_id = self._id()
+        self.store.record(MessageEvent(event_id=event_id, room=ROOM, author=User("replay", user, user),
+                                       text=text, ts=self.at(minute)))
+        return event_id
+
+    def say(self, minute: float, text: str) -> None:
+        self.store.record(TranscriptEvent(event_id=self._id(), room=ROOM, author=HOST, text=text, ts=self.at(minute)))
+
+    def question(self, minute: float, text: str, user: str, status: str, answer: str | None = None) -> None:
+        event_id = self.chat(minute, text, user)
+        self.store.record_question(question_row(
+            room=KEY, event_id=event_id, user_key=f"replay:{user}", user_name=user, text=text, lang="en",
+            status=status, answer=answer, sources=None, confidence=0.8, latency_ms=5.0, model="extractive",
+            ts=self.at(minute).timestamp()))
+
+
+@pytest.fixture
+def room(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    yield Room_(store)
+    store.close()
+
+
+def build(room, products=(), **kw):
+    assert room.store.flush()
+    graph = audience_graph(KEY, Config().audience, "liveroom")
+    return build_report(room.store, KEY, products=products, audience=graph, **kw)
+
+
+def test_a_scripted_stream_gives_every_section(room, products):
+    room.live(0, "start")
+    for m in range(0, 30, 2):
+        room.say(m, "The BlendGo Pro portable blender has a 4000 mAh battery and costs 259 yuan.")
+        room.say(m + 1, "Crush ice for fifteen seconds, then add mango and yogurt.")
+    for i, user in enumerate(("ann", "bob", "cy", "dee")):
+        room.chat(1 + i, f"love this blender, thanks lin! @{'bob' if user == 'ann' else 'ann'}", user)
+        room.question(3 + i, "how much is the BlendGo Pro portable blender?", user, "answered", "259 yuan (source: products.csv)")
+    room.question(10, "does it come in pink?", "ann", "abstained")
+    room.question(11, "does it come in pink please?", "bob", "abstained")
+    room.store.record_pin(room="replay:r1", product_id="BG-PRO-01", product_name="BlendGo Pro", user_key=HOST.key,
+                          event_id=None, ts=room.at(5).timestamp())
+    room.live(30, "end")
+    report = build(room, products)
+    assert report.session.source == "command" and report.sessions == 1
+    f = report.figures
+    assert (f["viewers"], f["questions"], f["answered"], f["abstained"], f["pins"]) == (4, 6, 4, 2, 1)
+    [top, *_] = report.top_questions
+    assert (top.text, top.asked, top.askers, top.answered) == ("how much is the BlendGo Pro portable blender?", 4, 4, 4)
+    [pink] = report.unanswered
+    assert pink.asked == 2 and pink.askers == 2
+    bg = next(p for p in report.products if p.id == "BG-PRO-01")
+    assert bg.mentioned == 15 and bg.pinned == 1 and bg.asked == 4
+    assert report.viewer_mood is not None and report.host_mood is not None
+    assert report.audience is not None and set(report.newcomers) == {"ann", "bob", "cy", "dee"}
+    assert report.quality is not None and report.quality.score is not None
+    assert report.profile is not None and report.profile.topics
+    html = render_report(report)
+    for section in ("activity", "mood", "questions", "unanswered", "products", "audience", "quality", "host"):
+        assert f'id="{section}"' in html
+    assert len(re.findall(r'<img class="chart"[^>]+src="data:image/png;base64,', html)) == 4
+    assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
+    lines = summary_lines(report)
+    assert "6 questions (4 answered, 2 passed to you)" in lines[0] and "does it come in pink?" in lines[2]
+
+
+def test_a_stream_with_no_transcript_no_questions_and_one_viewer_still_renders(room):
+    for m in range(12):
+        room.chat(m, "🔥🔥🔥" if m % 2 else "这个 course 好棒 love it")  # emoji-only and mixed languages
+    report = build(room)
+    notes = " | ".join(report.notes)
+    assert "no transcript" in notes and "1 viewer chatted" in notes and "asked no questions" in notes
+    assert "no catalog" in notes and "no history before this session" in notes
+    assert report.quality is not None and report.quality.score is None  # no part is computable…
+    assert "no part of the score could be computed" in notes  # …and the report says so
+    assert report.quality.part("answer_rate").value is None
+    html = render_report(report)
+    assert "What could not be computed" in html and "the host profile needs the host's words" in html
+
+
+def test_viewer_text_is_escaped(room):
+    room.question(1, "<script>alert(1)</script> price?", "eve", "abstained")
+    room.chat(2, "<img src=x onerror=alert(2)>", "eve")
+    html = render_report(build(room))
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html
+
+
+def test_an_unknown_session_says_what_exists(room):
+    room.chat(1, "hi")
+    with pytest.raises(ValueError, match=r"no session 4: this room has 1 session"):
+        build(room, session="4")
+
+
+def test_forty_thousand_messages_in_one_minute(room, products):
+    rows = []
+    for i in range(40_000):
+        rows.append(MessageEvent(event_id=f"f{i}", room=ROOM, author=User("replay", f"u{i % 997}", f"u{i % 997}"),
+                                 text=("是真的吗 so good " if i % 3 else "how much is the BlendGo Pro?"),
+                                 ts=T0 + timedelta(seconds=i * 60 / 40_000)))
+    for event in rows:
+        room.store.record(event)
+    room.say(0.5, "Flash sale on the BlendGo Pro now, 259 yuan.")
+    started = time.perf_counter()
+    report = build(room, products)
+    seconds = time.perf_counter() - started
+    assert report.figures["viewer_messages"] == 40_000 and report.figures["viewers"] == 997
+    assert report.activity is not None and int(report.activity.messages.sum()) == 40_000
+    assert "<html" in render_report(report)
+    assert seconds < 60, report.seconds
