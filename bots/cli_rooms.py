@@ -35,6 +35,9 @@ def open_store(settings: "Settings") -> Iterator["Store"]:
     from bots.app import database_url
     from brain.memory import Store, StoreError
     config = settings.config()
+    if not config.database.url and not settings.data_dir.is_dir():
+        raise click.ClickException(f"nothing is recorded yet: {settings.data_dir} does not exist "
+                                   "(run the bot or `liveroom replay` first, or pass --data-dir)")
     try:
         store = Store(database_url(config, settings.data_dir))
     except StoreError as exc:
