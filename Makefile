@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench clean help
+.PHONY: setup run test bench screenshots clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -39,6 +39,12 @@ bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.m
 	$(BIN)/python bench/traffic.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/insights.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/dashboard.py
+
+screenshots: setup  ## redraw docs/screenshots/*.png of the dashboard (needs /usr/bin/chromium)
+	LIVEROOM_SCREENSHOTS=1 $(BIN)/python -m pytest -q -m browser tests/browser
 
 clean:  ## remove the virtual environment and local state
 	rm -rf $(VENV) data .pytest_cache

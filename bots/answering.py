@@ -49,6 +49,12 @@ if TYPE_CHECKING:  # pragma: no cover
 QuestionHook = Callable[[MessageEvent, Question], "Question | None"]
 
 
+class LatencyObserver(Protocol):
+    """Where answer latencies go (`bots.metrics.Metrics`)."""
+
+    def observe_answer(self, latency_s: float, status: str) -> None: ...
+
+
 class ReviewGate(Protocol):
     """Decides, just before an answer posts, whether it waits for a moderator (`bots.moderation`)."""
 
@@ -93,7 +99,8 @@ class AnsweringStats(Counters):
     cached: int = 0
     held: int = 0  # waiting for a moderator (moderation counts what became of them)
     followups: int = 0
-    llm_fallbacks: int = 0
+    llm_fallbacks: int = 0  # the extractive answer stood in for the model's (failure or unsupported facts)
+    llm_errors: int = 0  # of those, the model failed (down, timeout, bad response)
     errors: int = 0
 
 
@@ -150,6 +157,8 @@ class Answering:
         self._hooks: list[QuestionHook] = []
         #: Set by moderation: the answers it must see before they post.
         self.gate: ReviewGate | None = None
+        #: Set by the runtime: the latency histogram of /metrics.
+        self.metrics: LatencyObserver | None = None
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -261,8 +270,7 @@ class Answering:
             assert state is not None
             if answerer.llm is not None and not answer.abstained and answer.model != "curated":
                 answer = await answerer.with_llm(state.question.text, hits, answer)
-                if answer.notes:
-                    self.stats.llm_fallbacks += 1
+                self._count_llm(answer)
             state.answer = answer
             if not answer.abstained:
                 self.cache.put(text, vector, answer, time.monotonic())
@@ -369,18 +377,31 @@ class Answering:
             state.review_id = await self.gate.hold(state.lead, state.question, answer, others)
             if state.review_id is not None:
                 self.stats.held += 1
+                self._observe(answer, "held")
                 state.askers.clear()  # they are in the review; moderation posts and records it
                 return
         if answer.abstained:
             self.stats.abstained += 1
         else:
             self.stats.answers += 1
+        self._observe(answer, "abstained" if answer.abstained else "answered")
         reply_id = await self._send(state.lead, answer, others)
         self._record(state.lead, state.question, answer, "abstained" if answer.abstained else "answered",
                      reply_id=reply_id)
         for event in state.askers:
             self._record(event, None, answer, "merged", merged_into=state.lead.event_id)
         state.askers.clear()
+
+    def _count_llm(self, answer: Answer) -> None:
+        """A note means the extractive answer stood in; "llm fallback" notes are the model failing."""
+        if answer.notes:
+            self.stats.llm_fallbacks += 1
+        if any(n.startswith("llm fallback") for n in answer.notes):
+            self.stats.llm_errors += 1
+
+    def _observe(self, answer: Answer, status: str) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_answer((answer.latency_ms or 0.0) / 1000.0, status)
 
     async def _post_followup(self, burst: Burst[_BurstState], delay: float) -> None:
         await self._hold(delay)
@@ -474,6 +495,7 @@ class Answering:
             [(answer, hits)] = await self.brain.run(self._decide, [(question, None)])
             if answerer.llm is not None and not answer.abstained and answer.model != "curated":
                 answer = await answerer.with_llm(text, hits, answer)
+                self._count_llm(answer)
             if not answer.abstained:
                 self.cache.put(answerer.search_text(text, question.lang), None, answer, time.monotonic())
         if review and self.gate is not None and await self.gate.hold(event, question, answer, []) is not None:

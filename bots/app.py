@@ -13,7 +13,7 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
@@ -22,6 +22,7 @@ from bots.audience import LiveAudience
 from bots.brain_host import BrainHost
 from bots.builtin import register_builtin
 from bots.config import Config
+from bots.metrics import Metrics
 from bots.moderation import LiveModeration
 from bots.products import LiveProducts
 from bots.reports import LiveReports
@@ -30,6 +31,9 @@ from bots.router import Router
 from bots.scheduler import ScheduleService
 from bots.traffic import LiveTraffic
 from brain.memory import Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bots.dashboard import DashboardServer
 
 __all__ = ["Runtime", "database_url", "configured_adapters", "NoAdapterError"]
 
@@ -105,6 +109,8 @@ class Runtime:
     audience: LiveAudience | None = None
     traffic: LiveTraffic | None = None
     moderation: LiveModeration | None = None
+    metrics: Metrics | None = None
+    dashboard: "DashboardServer | None" = None
     #: the audience graph's figures at the end of `serve` (people, ties, communities)
     audience_summary: dict[str, int] | None = None
 
@@ -138,13 +144,26 @@ class Runtime:
         if config.traffic.enabled:
             traffic = LiveTraffic(store, config.traffic, config.schedule, schedule)
             traffic.attach(router, registry)
-        LiveReports(store, config, data_dir / "reports").attach(router, registry)
         moderation = None
         if config.moderation.enabled:
             moderation = LiveModeration(store, config.moderation, brain=brain)
             moderation.attach(router, registry, answering)
+        metrics = Metrics(router=router, answering=answering, moderation=moderation)
+        router.metrics = metrics
+        if answering is not None:
+            answering.metrics = metrics
+        dashboard = None
+        if config.dashboard.enabled and moderation is not None:
+            from bots.dashboard import DashboardDeps, DashboardServer  # the web stack, only when used
+
+            dashboard = DashboardServer.for_deps(DashboardDeps(store=store, moderation=moderation,
+                                                               settings=config.dashboard, metrics=metrics,
+                                                               reports_dir=data_dir / "reports"))
+        reports = LiveReports(store, config, data_dir / "reports",
+                              link=(lambda name: f"{dashboard.url}/reports/{name}") if dashboard else None)
+        reports.attach(router, registry)
         return cls(config, data_dir, store, registry, router, brain, answering, products, schedule, audience,
-                   traffic, moderation)
+                   traffic, moderation, metrics, dashboard)
 
     async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True) -> None:
         """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup."""
@@ -160,6 +179,10 @@ class Runtime:
             await self.schedule.start()
         if self.moderation is not None:
             await self.moderation.start()
+        retention = asyncio.create_task(self._retention_loop(), name="retention")
+        if self.dashboard is not None:
+            await self.dashboard.start()
+            log.warning("dashboard at %s", self.dashboard.url)  # shown on the console: where to log in
         loop = asyncio.get_running_loop()
         tasks = [asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters]
         stopping = False
@@ -201,6 +224,9 @@ class Runtime:
                             loop.create_task(adapter.stop())
                     auxiliary = set()
         finally:
+            if self.dashboard is not None:
+                await self.dashboard.stop()  # first: no decision may arrive while the rest drains
+            retention.cancel()
             for sig in installed:
                 loop.remove_signal_handler(sig)
             if self.schedule is not None:
@@ -219,6 +245,22 @@ class Runtime:
                 self.audience_summary = await self.audience.drain()
             await self.brain.aclose()
             await asyncio.to_thread(self.store.flush)
+
+    async def _retention_loop(self) -> None:
+        """Apply ``retention`` now and every ``interval_hours`` (off the loop; a failure waits for the next)."""
+        from brain.retention import RetentionPolicy, apply_retention
+
+        policy = RetentionPolicy.of(self.config.retention)
+        if policy.keeps_everything:
+            return
+        while True:
+            try:
+                deleted = await asyncio.to_thread(apply_retention, self.store.engine, policy)
+                if any(deleted.values()):
+                    log.info("retention: deleted %s", ", ".join(f"{n} {t}" for t, n in deleted.items() if n))
+            except Exception:  # noqa: BLE001 - retention must never stop the bot
+                log.exception("retention: could not apply the policy; will retry")
+            await asyncio.sleep(self.config.retention.interval_hours * 3600)
 
     def close(self) -> None:
         if self.audience is not None:

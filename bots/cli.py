@@ -80,6 +80,8 @@ def _setup_logging(config: "Config", data_dir: Path) -> None:
         handler = logging.FileHandler(data_dir / config.logging.file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
+    from bots.redact import install, secrets_of
+    install(secrets_of(config))  # after the handlers exist: it covers the handlers present now
     root._liveroom_configured = True  # type: ignore[attr-defined]
 
 
@@ -111,6 +113,11 @@ def run(settings: Settings) -> None:
 
     Ctrl-C (SIGINT) or SIGTERM stops it gracefully; everything said is kept.
     """
+    serve(settings)
+
+
+def serve(settings: Settings) -> None:
+    """Build the runtime and serve the configured adapters until they end or a stop signal."""
     from adapters.base import AdapterError
     from bots.app import NoAdapterError, configured_adapters
     config = settings.config()
@@ -121,7 +128,7 @@ def run(settings: Settings) -> None:
     runtime = settings.runtime()
     try:
         asyncio.run(runtime.serve(adapters))
-    except AdapterError as exc:
+    except (AdapterError, OSError) as exc:  # OSError: the dashboard's port is taken
         raise click.ClickException(str(exc)) from None
     finally:
         runtime.close()
@@ -512,6 +519,9 @@ def _check_brain(config: "Config") -> None:
 # The offline commands of the audience graph and of traffic live in their own modules; importing
 # them registers them on `cli` (they import `cli` from here, so this comes after its definition).
 from bots import cli_audience, cli_traffic  # noqa: E402,F401  (registration)
+from bots import cli_log  # noqa: E402,F401  (registration: log, privacy, retention)
+from bots import cli_report  # noqa: E402,F401  (registration: report)
+from bots import cli_dashboard  # noqa: E402,F401  (registration: dashboard)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.model import Role
+from bots.dashboard.auth import DashboardSettings as DashboardSection  # its own module: no web stack loaded
 
 __all__ = ["Config", "ConfigError", "load_config", "default_config", "DEFAULT_CONFIG_FILE"]
 
@@ -340,8 +341,15 @@ class Config(_Section):
     schedule: ScheduleSection = ScheduleSection()
     retention: RetentionSection = RetentionSection()
     moderation: ModerationSection = ModerationSection()
+    dashboard: DashboardSection = DashboardSection()
     llm: LLMSection = LLMSection()
     logging: LoggingSection = LoggingSection()
+
+    @model_validator(mode="after")
+    def _dashboard_needs_moderation(self) -> "Config":
+        if self.dashboard.enabled and not self.moderation.enabled:
+            raise ValueError("dashboard.enabled needs moderation.enabled: the dashboard is the moderation queue")
+        return self
 
 
 def default_config() -> Config:

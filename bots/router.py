@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import logging
 from dataclasses import dataclass, replace
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable, Protocol
 
 from adapters.base import Adapter
 from adapters.commands import ArgumentError, bind_arguments, bind_options
@@ -27,6 +27,14 @@ __all__ = ["Router", "RouterStats", "Listener"]
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Event, "Router"], Awaitable[HandlerResult]]
+
+
+class RoomCounts(Protocol):
+    """What the router tells the metrics: one message in, one out, per room (O(1) each)."""
+
+    def observe_in(self, room: str) -> None: ...
+
+    def observe_out(self, room: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -57,6 +65,8 @@ class Router:
         self.adapters: dict[str, Adapter] = {}
         self.listeners: list[Listener] = []
         self.stats = RouterStats()
+        #: Per-room message counts for /metrics (`bots.metrics.Metrics`), when the runtime keeps them.
+        self.metrics: "RoomCounts | None" = None
 
     def attach(self, adapter: Adapter) -> None:
         """Make ``adapter`` a reply route and send its events here."""
@@ -74,6 +84,8 @@ class Router:
         """Handle one event from an adapter. Never raises for bad input."""
         event = self._normalise(event)
         self.stats.events += 1
+        if self.metrics is not None:
+            self.metrics.observe_in(event.room.key)
         self.store.record(event)
         if isinstance(event, CommandEvent):
             await self._run_command(event)
@@ -173,6 +185,8 @@ class Router:
             self.stats.dropped += 1  # the adapter's rate limiter judged it stale; nothing was posted
             return None
         self.stats.replies += 1
+        if self.metrics is not None:
+            self.metrics.observe_out(reply.room.key)
         self.store.record_reply(reply, message_id=message_id, source=source, bot=self.bot_user(reply))
         return message_id
 

@@ -30,7 +30,7 @@ def test_unknown_key_names_line_and_allowed_keys():
 
 def test_unknown_top_level_section():
     [p] = problems("bots:\n  name: x\n")
-    assert p.startswith("cfg.yaml:1: bots: unknown key (allowed: adapters, answers, audience, bot, database,")
+    assert p.startswith("cfg.yaml:1: bots: unknown key (allowed: adapters, answers, audience, bot, dashboard, database,")
 
 
 def test_wrong_type_and_range_name_key_line_and_value():
