@@ -37,7 +37,7 @@ from bots.counters import Counters
 from bots.registry import CommandContext, CommandRegistry
 from brain.answer import Answer, Citation
 from brain.curated import CURATED_FILE
-from brain.bursts import AnswerCache, Burst, BurstTracker, similarity_terms, text_overlap
+from brain.bursts import AnswerCache, Burst, BurstTracker, similarity_terms
 from brain.questions import Question, detect_question, language_of
 from brain.retrieval.types import SearchHit
 
@@ -533,31 +533,16 @@ class Answering:
                 f"answer cache {self.cache.stats()}")
 
     async def _unanswered_command(self, context: CommandContext, limit: int = 10) -> str:
-        rows = await asyncio.to_thread(self.store.iter_questions, room=context.event.room.key,
-                                       statuses=("abstained", "merged"), limit=2000)
-        leads = {r["event_id"]: r for r in rows if r["status"] == "abstained"}
-        groups: list[dict[str, Any]] = []
-        for row in sorted(leads.values(), key=lambda r: r["ts"]):
-            terms = similarity_terms(row["text"])
-            for group in groups:
-                if text_overlap(terms, group["terms"]) >= 0.5:
-                    break
-            else:
-                group = {"terms": terms, "text": row["text"], "askers": [], "last": 0.0}
-                groups.append(group)
-            group["askers"].append(row["user_name"])
-            group["last"] = max(group["last"], row["ts"])
-            group.setdefault("leads", set()).add(row["event_id"])
-        for row in rows:
-            if row["status"] == "merged" and row["merged_into"] in leads:
-                for group in groups:
-                    if row["merged_into"] in group.get("leads", ()):
-                        group["askers"].append(row["user_name"])
-        if not groups:
+        topics = await asyncio.to_thread(self._unanswered, context.event.room.key, max(1, limit))
+        if not topics:
             return "No unanswered questions in this room."
-        groups.sort(key=lambda g: (-len(g["askers"]), -g["last"]))
-        lines = [f"Unanswered questions ({len(groups)} groups):"]
-        for g in groups[: max(1, limit)]:
-            people = ", ".join(dict.fromkeys(g["askers"]))
-            lines.append(f"  {len(g['askers'])}× {g['text']}  ({people})")
+        lines = [f"Unanswered questions ({len(topics)} groups):"]
+        lines += [f"  {t.asks}× {t.text}  ({', '.join(t.people)})" for t in topics]
         return "\n".join(lines)
+
+    def _unanswered(self, room: str, limit: int) -> list[Any]:
+        """The dashboard's grouping of abstained questions (`brain.interactions`), the same everywhere."""
+        from brain.interactions import unanswered_topics
+
+        self.store.flush()
+        return unanswered_topics(self.store.engine, room=room, limit=limit)
