@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from brain.bursts import similarity_terms, text_overlap
 from brain.moderation import DECIDED
-from brain.schema import events, flagged_viewers, moderation_actions, questions, reviews
+from brain.schema import QUESTIONS_FTS, events, flagged_viewers, moderation_actions, questions, reviews
 
 __all__ = ["LogFilter", "Cursor", "LogRow", "LogPage", "ViewerHistory", "UnansweredTopic",
            "QUESTION_STATUSES", "REVIEW_STATUSES", "EXPORT_FORMATS", "EXPORT_COLUMNS", "search", "count_matching", "iter_rows",
@@ -206,6 +206,8 @@ class _Plan:
     seek: list[sa.ColumnElement[bool]]
     scan: list[sa.ColumnElement[bool]]
     ceiling: "Cursor | None"
+    #: The text filter as an id set from the full-text index (SQLite, migration 5), when it is rare enough.
+    indexed: "sa.ColumnElement[bool] | None" = None
 
     def start(self, before: "Cursor | None") -> "Cursor | None":
         """Where the walk starts: the older of the page cursor and ``until``, so the index gets one upper bound
@@ -233,8 +235,38 @@ def _plan(conn: sa.Connection, flt: LogFilter, *, limit: int, dialect: str) -> _
         scan.append(_contains(questions.c.text, flt.text, dialect))
     if flt.model is not None:
         scan.append(questions.c.model == flt.model)
+    indexed = _rare_text(conn, flt.text) if flt.text and dialect == "sqlite" else None
     # ts < until is "older than (until, 0)": ids are positive.
-    return _Plan(seek, scan, Cursor(flt.until, 0) if flt.until is not None else None)
+    return _Plan(seek, scan, Cursor(flt.until, 0) if flt.until is not None else None, indexed)
+
+
+#: Text matching at most this many questions is fetched through the full-text index, not by walking the log.
+_RARE_TEXT = 5000
+
+
+def _rare_text(conn: sa.Connection, needle: str) -> sa.ColumnElement[bool] | None:
+    """``id IN (full-text matches)`` when the trigram index has the table and ``needle`` is rare in it.
+
+    The trigram index finds substrings of 3+ characters case-insensitively,
+    as LIKE does; the LIKE stays in the scan conditions, so the result is
+    exactly LIKE's. A common word is left to the walk, which finds a page of
+    it in the newest rows at once.
+    """
+    if len(needle) < 3 or not _has_fts(conn):
+        return None
+    phrase = '"' + needle.replace('"', '""') + '"'
+    matches = sa.select(sa.column("rowid")).select_from(sa.table(QUESTIONS_FTS)).where(
+        sa.text(f"{QUESTIONS_FTS} MATCH :phrase").bindparams(phrase=phrase))
+    try:
+        n = conn.execute(sa.select(sa.func.count()).select_from(matches.limit(_RARE_TEXT + 1).subquery())).scalar_one()
+    except sa.exc.OperationalError:  # a needle FTS cannot parse: scan as before
+        return None
+    return questions.c.id.in_(matches) if n <= _RARE_TEXT else None
+
+
+def _has_fts(conn: sa.Connection) -> bool:
+    return conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n"),
+                        {"n": QUESTIONS_FTS}).first() is not None
 
 
 def _older(cursor: Cursor | None, ts: sa.ColumnElement[float] = questions.c.ts) -> list[sa.ColumnElement[bool]]:
@@ -280,6 +312,10 @@ def _fetch(conn: sa.Connection, plan: _Plan, limit: int, before: Cursor | None) 
     """
     start = plan.start(before)
     rows = sa.select(questions).order_by(*_NEWEST)
+    if plan.indexed is not None:  # few matches: take them by id, sort those (``ts + 0``: off the ts index)
+        shifted = questions.c.ts + 0
+        return conn.execute(sa.select(questions).where(plan.indexed, *plan.seek, *plan.scan, *_older(start, shifted))
+                            .order_by(shifted.desc(), questions.c.id.desc()).limit(limit)).all()
     if not plan.scan:
         return conn.execute(rows.where(*plan.seek, *_older(start)).limit(limit)).all()
     found: list[Any] = []

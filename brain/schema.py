@@ -19,7 +19,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 __all__ = ["metadata", "events", "questions", "pins", "reviews", "moderation_actions", "flagged_viewers",
-           "schema_version", "MIGRATIONS", "migrate", "current_version", "SchemaTooNew"]
+           "schema_version", "MIGRATIONS", "migrate", "current_version", "SchemaTooNew", "QUESTIONS_FTS"]
 
 metadata = sa.MetaData()
 
@@ -263,6 +263,40 @@ def _v4_moderation(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
 
 
+#: The SQLite full-text index of questions' text (migration 5); absent on other databases.
+QUESTIONS_FTS = "questions_fts"
+_FTS_DDL = (
+    f"CREATE VIRTUAL TABLE {QUESTIONS_FTS} USING fts5(text, content='questions', content_rowid='id', "
+    "tokenize='trigram')",
+    f"CREATE TRIGGER {QUESTIONS_FTS}_ai AFTER INSERT ON questions BEGIN "
+    f"INSERT INTO {QUESTIONS_FTS}(rowid, text) VALUES (new.id, new.text); END",
+    f"CREATE TRIGGER {QUESTIONS_FTS}_ad AFTER DELETE ON questions BEGIN "
+    f"INSERT INTO {QUESTIONS_FTS}({QUESTIONS_FTS}, rowid, text) VALUES ('delete', old.id, old.text); END",
+    f"CREATE TRIGGER {QUESTIONS_FTS}_au AFTER UPDATE OF text ON questions BEGIN "
+    f"INSERT INTO {QUESTIONS_FTS}({QUESTIONS_FTS}, rowid, text) VALUES ('delete', old.id, old.text); "
+    f"INSERT INTO {QUESTIONS_FTS}(rowid, text) VALUES (new.id, new.text); END",
+    f"INSERT INTO {QUESTIONS_FTS}({QUESTIONS_FTS}) VALUES ('rebuild')",
+)
+
+
+def _v5_questions_fts(conn: sa.Connection) -> None:
+    """Version 5: on SQLite, a trigram full-text index of questions' text, kept in step by triggers.
+
+    A substring that matches few or no questions otherwise reads the whole
+    log (0.2-0.3 s on a million rows); the trigram index answers it in well
+    under a millisecond. A SQLite built without FTS5 skips it: the log's
+    search falls back to scanning. PostgreSQL would use pg_trgm (not set up here).
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    try:
+        with conn.begin_nested():
+            for statement in _FTS_DDL:
+                conn.execute(sa.text(statement))
+    except sa.exc.OperationalError:  # no FTS5 or no trigram tokenizer (SQLite < 3.34)
+        return
+
+
 Migration = tuple[int, str, Callable[[sa.Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -270,6 +304,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (2, "questions", _v2_questions),
     (3, "pins", _v3_pins),
     (4, "moderation", _v4_moderation),
+    (5, "questions full-text index", _v5_questions_fts),
 )
 
 

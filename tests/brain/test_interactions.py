@@ -333,3 +333,33 @@ def test_unanswered_topics_group_by_shared_words_with_merged_askers(store: Store
         ["who won the match yesterday?", "is there a recording of today?"]
     assert len(unanswered_topics(store.engine, limit=1)) == 1
     assert unanswered_topics(store.engine, room="nowhere:0") == []
+
+
+def test_rare_text_goes_through_the_full_text_index_and_matches_exactly_what_like_matches(tmp_path):
+    """Migration 5's trigram index: a rare or missing word must not read the whole log, nor change results."""
+    import sqlalchemy as sa
+
+    from brain import interactions
+    from brain.schema import QUESTIONS_FTS, questions
+
+    store = Store(f"sqlite:///{tmp_path / 'fts.db'}")
+    rows = [{"room": "r", "event_id": f"e{i}", "user_key": "u", "user_name": "u", "lang": "en",
+             "status": "answered", "answer": None, "sources": None, "confidence": None, "latency_ms": None,
+             "model": None, "merged_into": None, "ts": float(i), "answered_at": float(i), "reply_id": None,
+             "text": ("Is the COUPON still valid?" if i % 500 == 7 else f"how long is shipping {i}")}
+            for i in range(6000)]
+    with store.engine.begin() as conn:
+        conn.execute(questions.insert(), rows)
+        conn.execute(questions.delete().where(questions.c.event_id == "e507"))  # the delete trigger keeps step
+    with store.engine.connect() as conn:
+        assert interactions._rare_text(conn, "coupon") is not None       # 11 matches: by the index
+        assert interactions._rare_text(conn, "shipping") is None         # 5,989: walk the newest rows
+        assert interactions._rare_text(conn, "co") is None                # under 3 characters: LIKE only
+        fts_ids = {r[0] for r in conn.execute(sa.text(f"SELECT rowid FROM {QUESTIONS_FTS} "
+                                                      f"WHERE {QUESTIONS_FTS} MATCH '\"coupon\"'"))}
+    page = interactions.search(store.engine, LogFilter(text="coupon"), limit=50)
+    assert [r.event_id for r in page.rows] == [f"e{i}" for i in range(5507, 0, -500) if i != 507]
+    assert len(fts_ids) == len(page.rows) == 11 and page.next is None
+    assert interactions.search(store.engine, LogFilter(text="nowhere to be found")).rows == []
+    assert len(interactions.search(store.engine, LogFilter(text='say "hi"')).rows) == 0  # quotes are escaped
+    store.close()
