@@ -41,6 +41,7 @@ bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.m
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/insights.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/_interactions_data.py
 	$(BIN)/python bench/dashboard.py
 
 screenshots: setup  ## redraw docs/screenshots/*.png of the dashboard (needs /usr/bin/chromium)
