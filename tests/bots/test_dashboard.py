@@ -97,7 +97,8 @@ async def make_bot(data_dir: Path, knowledge: Path):
         room = ConsoleRoom(runtime)
         metrics = Metrics(router=runtime.router, answering=runtime.answering, moderation=runtime.moderation)
         app = create_app(DashboardDeps(store=runtime.store, moderation=runtime.moderation,
-                                       settings=settings(**dashboard), metrics=metrics))
+                                       settings=settings(**dashboard), metrics=metrics,
+                                       reports_dir=data_dir / "reports"))
         return Bot(runtime, room, app)
 
     yield factory
@@ -602,3 +603,23 @@ async def test_the_server_runs_in_this_loop_on_a_free_port_and_stops_with_a_live
             await clash.start()
     finally:
         await busy.stop()
+
+
+async def test_reports_written_by_the_report_command_are_served_to_moderators_only(bot):
+    await bot.room.as_user("lin", "host")
+    await bot.room.say("/live start")
+    await bot.room.as_user("tom")
+    await bot.room.say("<b>hello</b> can I use frozen fruit?", settle=True)
+    await bot.room.as_user("lin", "host")
+    out = await bot.room.say("/report")
+    name = Path(out.rsplit("Full report: ", 1)[1].strip()).name
+    async with bot.client() as client:
+        assert (await client.get(f"/reports/{name}")).status_code == 303  # the login first
+        await logged_in(client)
+        response = await client.get(f"/reports/{name}")
+        assert response.status_code == 200 and "Stream report: console:test" in response.text
+        assert "&lt;b&gt;hello&lt;/b&gt;" in response.text
+        csp = response.headers["content-security-policy"]
+        assert "script-src" not in csp and "default-src 'none'" in csp and "img-src data:" in csp
+        for bad in ("../liveroom.db", "..%2Fliveroom.db", "nope.html", "x.txt"):
+            assert (await client.get(f"/reports/{bad}")).status_code == 404, bad
