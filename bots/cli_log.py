@@ -37,12 +37,12 @@ __all__ = ["log_group", "privacy_group", "retention_group", "parse_moment"]
 
 def parse_moment(text: str, *, now: float, zone: str) -> float:
     """Epoch seconds for an ISO date/time (naive ones in ``zone``) or a span back from ``now`` ("2h", "3d")."""
-    from brain.when import _duration  # the duration grammar of /schedule and promos; one reader of "2h"
+    from brain.when import parse_duration  # the duration grammar of /schedule and promos; one reader of "2h"
 
     said = text.strip()
-    span = _duration(said, 0)
-    if span is not None and span[1] == len(said):
-        return now - span[0]
+    span = parse_duration(said)
+    if span is not None:
+        return now - span
     try:
         moment = datetime.fromisoformat(said)
     except ValueError:
@@ -61,6 +61,8 @@ _FILTER_OPTIONS = (
                       "(pending, approved, edited, rejected, expired)."),
     click.option("--since", default=None, help="From this time on: ISO (2026-11-20, 2026-11-20T20:00) or 2h, 3d ago."),
     click.option("--until", default=None, help="Before this time: ISO or 2h, 3d ago."),
+    click.option("--session", default=None,
+                 help="One stream of --room: its number (see `liveroom report --list`) or 'latest'."),
     click.option("--text", default=None, help="Questions containing this text (case-insensitive)."),
     click.option("--model", default=None, help="Answered by this model (extractive, cache, llm:<name>, moderator)."),
 )
@@ -78,14 +80,39 @@ def _zone(settings: Settings, room: str | None) -> str:
     return schedule.zone_of(room) if room else schedule.timezone
 
 
+def _session_bounds(settings: Settings, room: str | None, session: str) -> dict[str, float | None]:
+    """--session as since/until: the span of that stream of the room (sessions as the report finds them)."""
+    import math
+
+    from brain.report import report_sessions
+    from brain.sessions import pick_session
+
+    if room is None:
+        raise click.BadParameter("a session belongs to a room: add --room", param_hint="--session")
+    with open_store(settings) as store:
+        try:
+            chosen = pick_session(report_sessions(store, room, gap_minutes=settings.config().audience.session_gap / 60),
+                                  session)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--session") from None
+    return {"since": chosen.start, "until": math.nextafter(chosen.end, math.inf)}  # until is exclusive
+
+
 def _log_filter(settings: Settings, *, room: str | None, viewer: str | None, status: str | None,
-                since: str | None, until: str | None, text: str | None, model: str | None) -> "LogFilter":
-    """The options as a `LogFilter`; a bad time or status is a usage error naming the option."""
+                since: str | None, until: str | None, session: str | None, text: str | None,
+                model: str | None) -> "LogFilter":
+    """The options as a `LogFilter`; a bad time, session or status is a usage error naming the option."""
     from brain.interactions import LogFilter
 
     zone, now = _zone(settings, room), time.time()
     bounds: dict[str, float | None] = {}
+    if session is not None:
+        if since is not None or until is not None:
+            raise click.BadParameter("use --session or --since/--until, not both", param_hint="--session")
+        bounds = _session_bounds(settings, room, session)
     for name, value in (("since", since), ("until", until)):
+        if session is not None:
+            break
         try:
             bounds[name] = None if value is None else parse_moment(value, now=now, zone=zone)
         except ValueError as exc:

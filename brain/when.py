@@ -50,6 +50,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo, available_timezones
 
 __all__ = [
+    "parse_duration",
     "WhenError",
     "ParsedWhen",
     "ParsedEvery",
@@ -229,6 +230,13 @@ def _cn_unit(unit: str) -> tuple[str, float]:
     if unit in ("天", "日"):
         return "d", 1.0
     return "w", 1.0
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds of ``text`` when all of it is a duration ("2h", "1h30m", "3 days", "半小时"); else None."""
+    said = text.strip()
+    span = _duration(said, 0)
+    return span[0] if span is not None and span[1] == len(said) else None
 
 
 def _duration(text: str, pos: int) -> tuple[float, int] | None:

@@ -238,3 +238,25 @@ def test_retention_apply_deletes_what_the_config_no_longer_keeps(store: Store, d
     done = invoke(data_dir, "retention", "apply", "--json", config=cfg)
     assert json.loads(done.output) == {"dry_run": False, "events": 1, "questions": 2}
     assert (count(store, events), count(store, questions)) == (2, 1)
+
+
+def test_search_by_session_takes_the_streams_span(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"knowledge: {{path: {root / 'knowledge'}}}\nretrieval: {{embedder: hashing}}\n"
+                   "answers: {hold: 0}\n", encoding="utf-8")
+    base = ["--config", str(cfg), "--data-dir", str(tmp_path / "d")]
+    runner = CliRunner()
+    assert runner.invoke(cli, base + ["replay", "--fast", "--quiet",
+                                      str(root / "knowledge/samples/room.jsonl")]).exit_code == 0
+    result = runner.invoke(cli, base + ["log", "search", "--room", "replay:smoothie-lab", "--session", "1",
+                                        "--json", "--limit", "100"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    texts = json.dumps(rows, ensure_ascii=False)
+    assert "how much is the course?" in texts and "冷冻水果" in texts
+    for args, message in ((["--session", "1"], "add --room"),
+                          (["--room", "replay:smoothie-lab", "--session", "2"], "no session 2"),
+                          (["--room", "replay:smoothie-lab", "--session", "1", "--since", "2h"], "not both")):
+        bad = runner.invoke(cli, base + ["log", "search", *args])
+        assert bad.exit_code != 0 and message in bad.output, bad.output
