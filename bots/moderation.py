@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Event, FeedbackEvent, MessageEvent, Reply, Role, Room, User
+from bots.answering import question_row
 from bots.config import ModerationSection
 from bots.counters import Counters
 from bots.registry import CommandContext, CommandRegistry
@@ -303,8 +304,6 @@ class LiveModeration:
     def _record(self, review: Review, body: str | None, answered: bool, message_id: str | None,
                 late: list[Asker] | None = None) -> None:
         """The interaction log's rows: the lead's outcome and everyone merged (or only ``late`` askers)."""
-        from bots.answering import question_row  # the one shape of a questions row
-
         model = "moderator" if review.status == "edited" else (review.model if answered else "none")
         common = dict(room=review.room, lang=review.lang, sources=list(review.sources) if answered else [],
                       confidence=review.confidence, latency_ms=(time.time() - review.created_at) * 1000,
