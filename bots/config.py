@@ -278,6 +278,7 @@ class ModerationSection(_Section):
     timeout: float = Field(180, ge=5, le=86400,
                            description="seconds an answer waits; then the viewer gets the abstention message")
     holding_message: bool = Field(True, description="tell the viewer a moderator is checking the answer")
+    notify_mods: bool = Field(True, description="whisper each new item to the mod or host who spoke last in the room")
     curate_edits: bool = Field(True, description="an edited answer becomes a curated answer in the knowledge folder")
     dispute_minutes: float = Field(60, ge=0, le=10080,
                                    description="after a 👎, similar questions wait for review this long")

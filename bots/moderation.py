@@ -153,6 +153,8 @@ class LiveModeration:
         self._strikes: dict[str, list[float]] = {}
         self._watch: asyncio.Task[None] | None = None
         self._classifier: Any = None
+        #: Per room, the mod or host who spoke last, and the adapter they spoke through: who hears of new items.
+        self._staff: dict[str, tuple[User, Room, str]] = {}
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -216,7 +218,19 @@ class LiveModeration:
             await self._router.send(Reply(room=room, text=HOLDING_TEXT.get(answer.lang, HOLDING_TEXT["en"]),
                                           reply_to=lead.event_id, to_user=lead.author, priority=2),
                                     source=lead.source)
+        await self._tell_staff(review)
         return review.id
+
+    async def _tell_staff(self, review: Review) -> None:
+        """Whisper a new item to the room's most recently active mod or host, with what to type."""
+        staff = self._staff.get(review.room)
+        if not self.settings.notify_mods or staff is None or self._router is None:
+            return
+        user, room, source = staff
+        text = (f"Waiting for review #{review.id} [{', '.join(review.reasons)}] {review.user_name}: "
+                f"{review.question}\n  draft: {review.draft}\n"
+                f"/approve {review.id} · /edit {review.id} <answer> · /reject {review.id} [reason]")
+        await self._router.send(Reply(room=room, text=text, ephemeral=True, to_user=user, priority=2), source=source)
 
     async def join(self, review_id: int, event: MessageEvent) -> None:
         """A viewer asked the same while the answer waits: they get it too (or at once, if it was decided)."""
@@ -348,7 +362,9 @@ class LiveModeration:
     # ---- feedback and disputes -------------------------------------------------------
 
     async def on_event(self, event: Event, router: "Router") -> None:
-        """Viewers' 👍/👎 on the bot's answers, and viewers' chat for the abuse watch."""
+        """Viewers' 👍/👎 on the bot's answers, viewers' chat for the abuse watch, who of the staff is here."""
+        if isinstance(event, MessageEvent):
+            self._remember(event)
         if type(event) is MessageEvent and event.author.role == Role.VIEWER:
             self._watch_line(event)
             return None
@@ -366,6 +382,11 @@ class LiveModeration:
         if self._answering is not None:
             self._answering.cache.clear()  # the disliked answer must not be served from the cache again
         return None
+
+    def _remember(self, event: MessageEvent) -> None:
+        """Chat reaches the listener, commands do not: the mod commands call this too."""
+        if event.author.role >= Role.MOD:
+            self._staff[event.room.key] = (event.author, event.room, event.source)
 
     def _watch_line(self, event: MessageEvent) -> None:
         if self.settings.auto_flag_strikes <= 0 or event.author.key in self.flags:
@@ -441,6 +462,7 @@ class LiveModeration:
     # ---- commands --------------------------------------------------------------------
 
     async def _review_command(self, context: CommandContext) -> str:
+        self._remember(context.event)
         room = context.event.room.key
         items = await asyncio.to_thread(self.queue.pending, room=room, limit=20)
         if not items:
@@ -455,21 +477,25 @@ class LiveModeration:
         return "\n".join(lines)
 
     async def _approve_command(self, context: CommandContext, id: int) -> str:  # noqa: A002 - the param's name
+        self._remember(context.event)
         actor = context.event.author
         return (await self.approve(id, actor_key=actor.key, actor_name=actor.name,
                                    room=context.event.room.key)).message
 
     async def _reject_command(self, context: CommandContext, id: int, reason: str | None = None) -> str:  # noqa: A002
+        self._remember(context.event)
         actor = context.event.author
         return (await self.reject(id, reason, actor_key=actor.key, actor_name=actor.name,
                                   room=context.event.room.key)).message
 
     async def _edit_command(self, context: CommandContext, id: int, text: str) -> str:  # noqa: A002
+        self._remember(context.event)
         actor = context.event.author
         return (await self.edit(id, text, actor_key=actor.key, actor_name=actor.name,
                                 room=context.event.room.key)).message
 
     async def _flag_command(self, context: CommandContext, viewer: str, reason: str | None = None) -> str:
+        self._remember(context.event)
         found = await asyncio.to_thread(self.store.find_person, context.event.room.key, viewer)
         if found is None:
             return f"No one called {viewer} has spoken in this room."
@@ -481,6 +507,7 @@ class LiveModeration:
         return f"Flagged {name}: every answer to them now waits for a moderator."
 
     async def _unflag_command(self, context: CommandContext, viewer: str) -> str:
+        self._remember(context.event)
         found = await asyncio.to_thread(self.store.find_person, context.event.room.key, viewer)
         key, name = found if found is not None else (viewer, viewer)
         actor = context.event.author

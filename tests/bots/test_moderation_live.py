@@ -242,3 +242,16 @@ async def test_repeated_spam_flags_the_viewer(make_room):
     out = await room.say("can I use frozen fruit?", settle=True)
     assert "moderator is checking" in out
     assert pending(room)[0].reasons == ("flagged-viewer",)
+
+
+async def test_the_mod_who_spoke_last_hears_of_each_new_item(make_room):
+    room = await make_room()
+    await room.say("how much is the course?", settle=True)  # no mod has spoken yet: nobody to tell
+    assert "Waiting for review" not in room.out.getvalue()
+    await room.as_user("mo", "mod")
+    await room.say("/review")
+    await room.as_user("ana")
+    await room.say("优惠券怎么用？", settle=True)
+    whispers = [line for line in room.out.getvalue().splitlines() if "Waiting for review #2" in line]
+    assert len(whispers) == 1 and "(only you see this)" in whispers[0] and "ana:" in whispers[0]
+    assert "/approve 2" in room.out.getvalue()
