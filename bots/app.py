@@ -148,6 +148,8 @@ class Runtime:
         if config.moderation.enabled:
             moderation = LiveModeration(store, config.moderation, brain=brain)
             moderation.attach(router, registry, answering)
+        if moderation is not None and audience is not None:
+            moderation.on_forget(audience.forget)
         metrics = Metrics(router=router, answering=answering, moderation=moderation)
         router.metrics = metrics
         if answering is not None:

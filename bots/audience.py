@@ -166,6 +166,16 @@ class LiveAudience:
                 room.graph.observe_event(event)
             room.changes += 1
 
+    async def forget(self, user_key: str) -> int:
+        """A viewer's data was deleted: rebuild, from the store, every room graph that held them."""
+        def drop() -> int:
+            stale = [key for key, room in self._rooms.items() if user_key in room.graph]
+            for key in stale:
+                self._rooms[key] = _Room(self._new_graph(key))  # not loaded: the next use rebuilds it
+            return len(stale)
+
+        return await self.run_in_worker(drop)
+
     def _room(self, key: str, *, before: float | None = None) -> _Room:
         """Worker thread: the room's state, rebuilt from the store's events before ``before``."""
         room = self._rooms.get(key)

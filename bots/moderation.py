@@ -33,7 +33,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Event, FeedbackEvent, MessageEvent, Reply, Role, Room, User
@@ -153,6 +153,8 @@ class LiveModeration:
         self._strikes: dict[str, list[float]] = {}
         self._watch: asyncio.Task[None] | None = None
         self._classifier: Any = None
+        #: Called with a viewer's key after their data was deleted (the audience graph forgets them).
+        self._forgetters: list[Callable[[str], Awaitable[Any]]] = []
         #: Per room, the mod or host who spoke last, and the adapter they spoke through: who hears of new items.
         self._staff: dict[str, tuple[User, Room, str]] = {}
 
@@ -261,6 +263,22 @@ class LiveModeration:
     async def unflag(self, user_key: str, *, actor_key: str, actor_name: str, room: str | None = None) -> bool:
         return await asyncio.to_thread(self.flags.unflag, user_key, actor_key=actor_key, actor_name=actor_name,
                                        room=room)
+
+    def on_forget(self, forget: Callable[[str], Awaitable[Any]]) -> None:
+        """Also run ``forget(user_key)`` when a viewer's data is deleted (in-memory state elsewhere)."""
+        self._forgetters.append(forget)
+
+    async def forget_viewer(self, user_key: str, *, actor_key: str, actor_name: str) -> dict[str, int]:
+        """Delete everything stored about a viewer (a moderator's privacy request), here and in memory."""
+        from brain.retention import delete_viewer
+
+        counts = await asyncio.to_thread(delete_viewer, self.store.engine, user_key, actor_key=actor_key,
+                                         actor_name=actor_name)
+        self.flags.forget([user_key])
+        self._strikes.pop(user_key, None)
+        for forget in self._forgetters:
+            await forget(user_key)
+        return counts
 
     def curated_entries(self) -> list[CuratedEntry]:
         curated = self.brain.curated if self.brain is not None else None

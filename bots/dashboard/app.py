@@ -471,9 +471,9 @@ class _Dashboard:
         if form.get("confirm") != user_key or not user_key:
             session.flash("Type the viewer's key exactly to confirm the deletion.", "error")
             return RedirectResponse(f"/viewer/delete?{urlencode({'user_key': user_key})}", status_code=303)
-        counts = await asyncio.to_thread(retention.delete_viewer, self.engine, user_key,
-                                         actor_key=session.actor_key, actor_name=session.name)
-        self.deps.moderation.flags.forget([user_key])  # the running bot's flag cache
+        # Through moderation: the store, and the running bot's memory of them (flags, the audience graph).
+        counts = await self.deps.moderation.forget_viewer(user_key, actor_key=session.actor_key,
+                                                          actor_name=session.name)
         summary = ", ".join(f"{v} {k}" for k, v in counts.items() if isinstance(v, int)) or "nothing"
         session.flash(f"Deleted the data of {user_key}: {summary}.", "ok")
         return RedirectResponse(f"/viewers/{quote(user_key, safe=':@')}", status_code=303)

@@ -255,3 +255,21 @@ async def test_the_mod_who_spoke_last_hears_of_each_new_item(make_room):
     whispers = [line for line in room.out.getvalue().splitlines() if "Waiting for review #2" in line]
     assert len(whispers) == 1 and "(only you see this)" in whispers[0] and "ana:" in whispers[0]
     assert "/approve 2" in room.out.getvalue()
+
+
+async def test_deleting_a_viewers_data_clears_the_store_flags_and_the_live_audience(make_room):
+    room = await make_room()
+    rt = room.runtime
+    await room.as_user("tom")
+    await room.say("hello @ana, love this blender")
+    await room.as_user("ana")
+    await room.say("hi tom!", settle=True)
+    await rt.audience.drain()
+    graph = lambda: rt.audience._room("console:test").graph  # noqa: E731 - read on the worker below
+    assert "console:tom" in await rt.audience.run_in_worker(graph)
+    await rt.moderation.flag("console:tom", "tom", actor_key="console:mo", actor_name="mo")
+    counts = await rt.moderation.forget_viewer("console:tom", actor_key="console:mo", actor_name="mo")
+    assert counts["events"] == 1 and counts["flagged_viewers"] == 1  # their one chat line, their flag
+    assert "console:tom" not in rt.moderation.flags
+    rebuilt = await rt.audience.run_in_worker(graph)
+    assert "console:tom" not in rebuilt and "console:ana" in rebuilt
