@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 import numpy as np
 
 from adapters.commands import CommandSpec, Param
-from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, TranscriptEvent, User
+from adapters.model import Event, MessageEvent, Reply, Role, User
 from bots.brain_host import BrainHost, BrainUnavailable
 from bots.config import AnswersSection
 from bots.counters import Counters

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 from datetime import datetime
@@ -29,6 +28,7 @@ from aiohttp import web
 
 from adapters.base import Adapter, AdapterError
 from adapters.model import Event, Reply, Role, Room, TranscriptEvent, User, ViewerCountEvent, utcnow
+from adapters.net import is_loopback_host
 
 __all__ = ["FeedAdapter", "PLATFORM", "DEFAULT_MAX_BODY_BYTES"]
 
@@ -108,7 +108,7 @@ class FeedAdapter(Adapter):
                 raise AdapterError(f"the feed endpoint cannot listen on {self.host}:{self.port}: "
                                    f"{exc.strerror or exc} (adapters.feed.host / adapters.feed.port)") from None
             self.port = runner.addresses[0][1]
-            if not _is_loopback(self.host):
+            if not is_loopback_host(self.host):
                 log.warning("the feed endpoint listens on %s, beyond this machine: the bearer token "
                             "travels in plain HTTP unless a TLS proxy is in front", self.host)
             log.info("feed endpoint on http://%s:%d (platforms: %s)", self.host, self.port,
@@ -278,11 +278,3 @@ class FeedAdapter(Adapter):
         return [ViewerCountEvent(event_id=self.next_id("v"), room=room, author=author,
                                  ts=self._ts(record), count=count, source=source)]
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

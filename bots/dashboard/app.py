@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import secrets
@@ -45,6 +44,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.net import is_loopback_host
 from bots.dashboard.auth import Authenticator, DashboardSettings, Session, same_origin
 from brain import interactions, retention
 from brain.interactions import Cursor, LogFilter
@@ -612,14 +612,6 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 @dataclass
 class DashboardServer:
@@ -649,7 +641,7 @@ class DashboardServer:
         """Bind and serve in the background; returns once the server accepts connections."""
         if self._task is not None:
             raise RuntimeError("the dashboard server is already started")
-        if not _is_loopback(self.host):
+        if not is_loopback_host(self.host):
             log.warning("dashboard: listening on %s, not loopback; put it behind a TLS reverse proxy "
                         "(docs/dashboard.md)", self.host)
         self._socket = _bind(self.host, self.port)

@@ -1,20 +1,17 @@
 """The host profile on scripted rooms in a real store: topics, style, expertise, viewer response, bad input."""
 
-from datetime import datetime, timedelta, timezone
+import sys
+from pathlib import Path
 
 import pytest
 
-from adapters.model import CommandEvent, MessageEvent, Role, Room, TranscriptEvent, User
 from brain import insights
 from brain.insights import SAMPLE_LIMIT, host_profile, is_rare_word, speaking_style, spoken_lines, words
 from brain.memory import Store
 from brain.quality import content_quality
-from brain.sessions import find_room_sessions, load_session
 
-ROOM = Room("replay", "r1")
-KEY = ROOM.key
-T0 = datetime(2026, 1, 5, 20, 0, tzinfo=timezone.utc)
-HOST = User("replay", "lin", "lin", Role.HOST)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scripted_room import ScriptedRoom as Script  # noqa: E402
 
 BLENDER = ["The blender has six steel blades and a strong motor.",
            "This blender crushes ice and frozen fruit in seconds.",
@@ -24,40 +21,6 @@ COURSE = ["The course has thirty video lessons to watch anytime.",
           "Every course lesson ends with a recipe card to print.",
           "Join the course community and meet other students.",
           "The course includes lifetime access to all lessons."]
-
-
-class Script:
-    """Writes a scripted room into a real store, then reads its sessions back."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.n = 0
-
-    def _id(self) -> str:
-        self.n += 1
-        return f"e{self.n}"
-
-    def at(self, seconds: float) -> datetime:
-        return T0 + timedelta(seconds=seconds)
-
-    def live(self, seconds: float, action: str) -> None:
-        self.store.record(CommandEvent(event_id=self._id(), room=ROOM, author=HOST, text=f"/live {action}",
-                                       command="live", args=action, ts=self.at(seconds)))
-
-    def say(self, seconds: float, text: str) -> None:
-        self.store.record(TranscriptEvent(event_id=self._id(), room=ROOM, author=HOST, text=text, ts=self.at(seconds)))
-
-    def talk(self, start: float, minutes: float, lines: list[str], every: float = 10.0) -> None:
-        for i in range(int(minutes * 60 / every)):
-            self.say(start + i * every, lines[i % len(lines)])
-
-    def chat(self, seconds: float, text: str, user: str = "ann") -> None:
-        self.store.record(MessageEvent(event_id=self._id(), room=ROOM, author=User("replay", user, user),
-                                       text=text, ts=self.at(seconds)))
-
-    def sessions(self):
-        assert self.store.flush(timeout=60)
-        return [load_session(self.store, KEY, s) for s in find_room_sessions(self.store, KEY)]
 
 
 @pytest.fixture

@@ -1,19 +1,17 @@
 """Content quality on scripted sessions in a real store: every part, the score, and what cannot be computed."""
 
-from datetime import datetime, timedelta, timezone
+import sys
+from pathlib import Path
 
 import pytest
 
-from adapters.model import CommandEvent, MessageEvent, Role, Room, TranscriptEvent, User
 from brain.memory import Store
 from brain.product_match import ProductDoc
 from brain.quality import WEIGHTS, content_quality, unanswered_topics
-from brain.sessions import find_room_sessions, load_session
 
-ROOM = Room("replay", "r1")
-KEY = ROOM.key
-T0 = datetime(2026, 1, 5, 20, 0, tzinfo=timezone.utc)
-HOST = User("replay", "lin", "lin", Role.HOST)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scripted_room import HOST, KEY  # noqa: E402
+from scripted_room import ScriptedRoom as Script  # noqa: E402
 
 CATALOG = [
     ProductDoc(id="PRO", name="BlendGo Pro", price=259.0, currency="CNY", tags=("blender", "USB-C"),
@@ -27,45 +25,6 @@ CATALOG = [
     ProductDoc(id="CABLE", name="Charging Cable", price=19.0, currency="CNY", tags=("cable",),
                text="Braided one metre cable."),
 ]
-
-
-class Script:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.n = 0
-
-    def _id(self) -> str:
-        self.n += 1
-        return f"e{self.n}"
-
-    def at(self, seconds: float) -> datetime:
-        return T0 + timedelta(seconds=seconds)
-
-    def live(self, seconds: float, action: str) -> None:
-        self.store.record(CommandEvent(event_id=self._id(), room=ROOM, author=HOST, text=f"/live {action}",
-                                       command="live", args=action, ts=self.at(seconds)))
-
-    def say(self, seconds: float, text: str) -> None:
-        self.store.record(TranscriptEvent(event_id=self._id(), room=ROOM, author=HOST, text=text, ts=self.at(seconds)))
-
-    def chat(self, seconds: float, text: str, user: str = "ann") -> None:
-        self.store.record(MessageEvent(event_id=self._id(), room=ROOM, author=User("replay", user, user),
-                                       text=text, ts=self.at(seconds)))
-
-    def pin(self, seconds: float, product: ProductDoc) -> None:
-        self.store.record_pin(room=KEY, product_id=product.id, product_name=product.name, user_key=HOST.key,
-                              event_id=None, ts=self.at(seconds).timestamp())
-
-    def question(self, seconds: float, text: str, status: str, user: str = "ann") -> None:
-        ts = self.at(seconds).timestamp()
-        self.store.record_question({"room": KEY, "event_id": self._id(), "user_key": f"replay:{user}",
-                                    "user_name": user, "text": text, "lang": "en", "status": status,
-                                    "ts": ts, "answered_at": ts})
-
-    def session(self):
-        assert self.store.flush()
-        (s,) = find_room_sessions(self.store, KEY)
-        return load_session(self.store, KEY, s)
 
 
 @pytest.fixture

@@ -6,14 +6,14 @@ says what it could not compute.
 """
 
 import re
+import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from adapters.model import CommandEvent, MessageEvent, Role, Room, TranscriptEvent, User
-from bots.answering import question_row
+from adapters.model import MessageEvent, User
 from bots.audience import audience_graph
 from bots.config import Config
 from brain.memory import Store
@@ -21,10 +21,8 @@ from brain.report import build_report, load_products
 from brain.report_html import render_report, summary_lines
 
 ROOT = Path(__file__).resolve().parents[2]
-ROOM = Room("replay", "r1")
-KEY = ROOM.key
-T0 = datetime(2026, 1, 5, 20, 0, tzinfo=timezone.utc)
-HOST = User("replay", "lin", "lin", Role.HOST)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scripted_room import KEY, ROOM, T0, ScriptedRoom  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,42 +30,10 @@ def products():
     return load_products(ROOT / "knowledge")
 
 
-class Room_:
-    def __init__(self, store: Store) -> None:
-        self.store, self.n = store, 0
-
-    def _id(self) -> str:
-        self.n += 1
-        return f"e{self.n}"
-
-    def at(self, minute: float) -> datetime:
-        return T0 + timedelta(minutes=minute)
-
-    def live(self, minute: float, action: str) -> None:
-        self.store.record(CommandEvent(event_id=self._id(), room=ROOM, author=HOST, text=f"/live {action}",
-                                       command="live", args=action, ts=self.at(minute)))
-
-    def chat(self, minute: float, text: str, user: str = "ann") -> str:
-        event_id = self._id()
-        self.store.record(MessageEvent(event_id=event_id, room=ROOM, author=User("replay", user, user),
-                                       text=text, ts=self.at(minute)))
-        return event_id
-
-    def say(self, minute: float, text: str) -> None:
-        self.store.record(TranscriptEvent(event_id=self._id(), room=ROOM, author=HOST, text=text, ts=self.at(minute)))
-
-    def question(self, minute: float, text: str, user: str, status: str, answer: str | None = None) -> None:
-        event_id = self.chat(minute, text, user)
-        self.store.record_question(question_row(
-            room=KEY, event_id=event_id, user_key=f"replay:{user}", user_name=user, text=text, lang="en",
-            status=status, answer=answer, sources=None, confidence=0.8, latency_ms=5.0, model="extractive",
-            ts=self.at(minute).timestamp()))
-
-
 @pytest.fixture
 def room(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
-    yield Room_(store)
+    yield ScriptedRoom(store, unit=60)  # times in minutes
     store.close()
 
 
@@ -84,11 +50,11 @@ def test_a_scripted_stream_gives_every_section(room, products):
         room.say(m + 1, "Crush ice for fifteen seconds, then add mango and yogurt.")
     for i, user in enumerate(("ann", "bob", "cy", "dee")):
         room.chat(1 + i, f"love this blender, thanks lin! @{'bob' if user == 'ann' else 'ann'}", user)
-        room.question(3 + i, "how much is the BlendGo Pro portable blender?", user, "answered", "259 yuan (source: products.csv)")
-    room.question(10, "does it come in pink?", "ann", "abstained")
-    room.question(11, "does it come in pink please?", "bob", "abstained")
-    room.store.record_pin(room="replay:r1", product_id="BG-PRO-01", product_name="BlendGo Pro", user_key=HOST.key,
-                          event_id=None, ts=room.at(5).timestamp())
+        room.question(3 + i, "how much is the BlendGo Pro portable blender?", "answered", user,
+                      "259 yuan (source: products.csv)", in_chat=True)
+    room.question(10, "does it come in pink?", "abstained", "ann", in_chat=True)
+    room.question(11, "does it come in pink please?", "abstained", "bob", in_chat=True)
+    room.pin(5, next(p for p in products if p.id == "BG-PRO-01"))
     room.live(30, "end")
     report = build(room, products)
     assert report.session.source == "command" and report.sessions == 1
@@ -128,7 +94,7 @@ def test_a_stream_with_no_transcript_no_questions_and_one_viewer_still_renders(r
 
 
 def test_viewer_text_is_escaped(room):
-    room.question(1, "<script>alert(1)</script> price?", "eve", "abstained")
+    room.question(1, "<script>alert(1)</script> price?", "abstained", "eve", in_chat=True)
     room.chat(2, "<img src=x onerror=alert(2)>", "eve")
     html = render_report(build(room))
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -1,17 +1,19 @@
 """Stream sessions of a room: /live commands, activity gaps, both, picking one, reading one."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+import sys
+from pathlib import Path
 
 import pytest
 
-from adapters.model import CommandEvent, MessageEvent, Role, Room, TranscriptEvent, User
+from adapters.model import Role, User
 from brain.memory import Store
 from brain.sessions import StreamSession, find_room_sessions, load_session, parse_live_command, pick_session
 
-ROOM = Room("replay", "r1")
-KEY = ROOM.key
-T0 = datetime(2026, 1, 5, 20, 0, tzinfo=timezone.utc)
-HOST = User("replay", "lin", "lin", Role.HOST)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scripted_room import HOST, KEY, T0  # noqa: E402
+from scripted_room import ScriptedRoom as Script  # noqa: E402
 MOD = User("replay", "mo", "mo", Role.MOD)
 
 
@@ -23,43 +25,10 @@ def ts(minutes: float) -> float:
     return at(minutes).timestamp()
 
 
-class Script:
-    """Writes events into a real store with increasing ids."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.n = 0
-
-    def _id(self) -> str:
-        self.n += 1
-        return f"e{self.n}"
-
-    def live(self, minute: float, action: str, who: User = HOST) -> None:
-        self.store.record(CommandEvent(event_id=self._id(), room=ROOM, author=who, text=f"/live {action}",
-                                       command="live", args=action, ts=at(minute)))
-
-    def chat(self, minute: float, text: str = "hi", user: str = "ann", role: Role = Role.VIEWER) -> None:
-        self.store.record(MessageEvent(event_id=self._id(), room=ROOM, author=User("replay", user, user, role),
-                                       text=text, ts=at(minute)))
-
-    def say(self, minute: float, text: str) -> None:
-        self.store.record(TranscriptEvent(event_id=self._id(), room=ROOM, author=HOST, text=text, ts=at(minute)))
-
-    def chatter(self, start: float, end: float, every: float = 1.0) -> None:
-        m = start
-        while m <= end:
-            self.chat(m)
-            m += every
-
-    def done(self) -> Store:
-        assert self.store.flush()
-        return self.store
-
-
 @pytest.fixture
 def room(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 't.db'}", flush_interval=0.2)
-    yield Script(s)
+    yield Script(s, unit=60)  # times in minutes
     s.close()
 
 

@@ -162,7 +162,7 @@ async def test_a_moderator_approves_and_edits_in_chromium(chromium, live_bot):
     assert REFUND in await page.inner_text("table.log")
     await _shoot(page, "log")
 
-    await page.click(f"table.log a:text('viewer1')")
+    await page.click("table.log a:text('viewer1')")
     await page.wait_for_url(f"{server.url}/viewers/console:viewer1")
     assert REFUND in await page.inner_text("table.log")
     await _shoot(page, "viewer")
