@@ -66,11 +66,16 @@ def _charts(report: "StreamReport") -> dict[str, str | None]:
     return charts
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def summary_lines(report: "StreamReport") -> list[str]:
     """The report in a few chat lines (``/report`` posts these with the file)."""
     f = report.figures
-    lines = [f"Stream {report.session.describe()}: {f['viewer_messages']} messages from {f['viewers']} viewers, "
-             f"{f['questions']} questions ({f['answered']} answered, {f['abstained']} passed to you)."]
+    lines = [f"Stream {report.session.describe()}: {_count(f['viewer_messages'], 'message')} from "
+             f"{_count(f['viewers'], 'viewer')}, {_count(f['questions'], 'question')} ({f['answered']} answered, "
+             f"{f['abstained']} passed to you)."]
     if report.quality is not None and report.quality.score is not None:
         weakest = min((p for p in report.quality.parts if p.value is not None), key=lambda p: p.value,
                       default=None)

@@ -21,7 +21,7 @@ async def test_live_marks_a_session_and_report_posts_a_summary_with_the_file(roo
     ended = await room.say("/live end")
     assert "Live session ended: #1" in ended and "(/live)" in ended and "/report 1" in ended
     out = await room.say("/report")
-    assert "1 questions (1 answered, 0 passed to you)" in out or "1 question" in out
+    assert "from 1 viewer, 1 question (1 answered, 0 passed to you)" in out
     path = Path(out.rsplit("Full report: ", 1)[1].strip())
     assert path.exists() and path.parent.name == "reports"
     html = path.read_text(encoding="utf-8")
