@@ -173,13 +173,18 @@ def clear_text_caches() -> None:
     default_analyzer()._cache.cache_clear()
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def session_arguments(doc: str | None, argv: list[str]) -> argparse.Namespace:
+    """The options of the benches on the synthetic session (this one and bench/report.py)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--messages", type=int, default=40_000)
     parser.add_argument("--hours", type=float, default=4.0)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = session_arguments(__doc__, argv)
 
     from brain.insights import host_profile
     from brain.quality import content_quality

@@ -14,7 +14,6 @@ charts. Per-text caches are cleared before every run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -27,19 +26,14 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench._common import machine_line, table  # noqa: E402
-from bench.insights import ROOM, build, catalog, clear_text_caches  # noqa: E402
+from bench.insights import ROOM, build, catalog, clear_text_caches, session_arguments  # noqa: E402
 from brain.memory import Store  # noqa: E402
 
 TARGET_S = 10.0
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--messages", type=int, default=40_000)
-    parser.add_argument("--hours", type=float, default=4.0)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+    args = session_arguments(__doc__, argv)
 
     from bots.audience import STORED_KINDS, audience_graph
     from bots.config import Config

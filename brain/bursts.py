@@ -18,13 +18,14 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
 
 from brain.questions import normalise_question
 
-__all__ = ["similarity_terms", "text_overlap", "same_question", "Burst", "BurstTracker", "AnswerCache"]
+__all__ = ["similarity_terms", "text_overlap", "same_question", "OverlapGroups", "Burst", "BurstTracker",
+           "AnswerCache"]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 T = TypeVar("T")
@@ -50,6 +51,31 @@ def text_overlap(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+class OverlapGroups(Generic[T]):
+    """Texts grouped greedily: a text joins the first group whose first text shares ``overlap`` of its words.
+
+    The grouping of questions offline (``/unanswered``, the dashboard, the
+    report), where there are no vectors and a topic is named by its first question.
+    """
+
+    def __init__(self, overlap: float = 0.5) -> None:
+        self.overlap = overlap
+        self._groups: list[tuple[frozenset[str], T]] = []
+
+    def get(self, text: str, new: Callable[[str], T]) -> T:
+        """The group ``text`` belongs to, made by ``new(text)`` when none fits."""
+        terms = similarity_terms(text)
+        for group_terms, group in self._groups:
+            if text_overlap(terms, group_terms) >= self.overlap:
+                return group
+        group = new(text)
+        self._groups.append((terms, group))
+        return group
+
+    def groups(self) -> list[T]:
+        return [g for _, g in self._groups]
 
 
 def same_question(vec_a: np.ndarray | None, terms_a: frozenset[str], vec_b: np.ndarray | None,

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Seque
 
 import sqlalchemy as sa
 
-from brain.bursts import similarity_terms, text_overlap
+from brain.bursts import OverlapGroups
 from brain.moderation import DECIDED
 from brain.schema import QUESTIONS_FTS, events, flagged_viewers, moderation_actions, questions, reviews
 
@@ -556,14 +556,10 @@ def unanswered_topics(engine: sa.Engine, room: str | None = None, since: float |
         query = query.where(questions.c.ts >= since)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(questions.c.ts.desc(), questions.c.id.desc()).limit(scan)).all()
-    groups: list[dict[str, Any]] = []
+    topics: OverlapGroups[dict[str, Any]] = OverlapGroups(TOPIC_OVERLAP)
     group_of: dict[tuple[str, str], dict[str, Any]] = {}
     for row in sorted((r for r in rows if r.status == "abstained"), key=lambda r: r.ts):
-        terms = similarity_terms(row.text)
-        group = next((g for g in groups if text_overlap(terms, g["terms"]) >= TOPIC_OVERLAP), None)
-        if group is None:
-            group = {"terms": terms, "text": row.text, "askers": [], "rooms": [], "last": 0.0}
-            groups.append(group)
+        group = topics.get(row.text, lambda text: {"text": text, "askers": [], "rooms": [], "last": 0.0})
         group["askers"].append(row.user_name)
         group["rooms"].append(row.room)
         group["last"] = max(group["last"], row.ts)
@@ -572,7 +568,7 @@ def unanswered_topics(engine: sa.Engine, room: str | None = None, since: float |
         lead = group_of.get((row.room, row.merged_into)) if row.status == "merged" else None
         if lead is not None:
             lead["askers"].append(row.user_name)
-    groups.sort(key=lambda g: (-len(g["askers"]), -g["last"]))
+    groups = sorted(topics.groups(), key=lambda g: (-len(g["askers"]), -g["last"]))
     return [UnansweredTopic(text=g["text"], asks=len(g["askers"]), people=tuple(dict.fromkeys(g["askers"])),
                             rooms=tuple(dict.fromkeys(g["rooms"])), last_ts=g["last"])
             for g in groups[:max(0, limit)]]

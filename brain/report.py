@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from brain.bursts import similarity_terms, text_overlap
+from brain.bursts import OverlapGroups
 from brain.sessions import SessionData, StreamSession, find_room_sessions, load_session, pick_session
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -203,19 +203,12 @@ def _questions(report: StreamReport, data: SessionData) -> None:
     if not data.questions:
         report.notes.append("questions: viewers asked no questions the bot saw in this session")
         return
-    groups: list[dict[str, Any]] = []
+    same: OverlapGroups[dict[str, Any]] = OverlapGroups(_SAME_QUESTION)
     leads = {q["event_id"]: q for q in data.questions if q["status"] != "merged"}
     for q in data.questions:
         lead = leads.get(q.get("merged_into") or "") if q["status"] == "merged" else q
-        text = (lead or q)["text"]
-        terms = similarity_terms(text)
-        for group in groups:
-            if text_overlap(terms, group["terms"]) >= _SAME_QUESTION:
-                break
-        else:
-            group = {"terms": terms, "text": text, "asked": 0, "askers": set(), "answered": 0, "abstained": 0,
-                     "answer": None}
-            groups.append(group)
+        group = same.get((lead or q)["text"], lambda text: {"text": text, "asked": 0, "askers": set(), "answered": 0,
+                                                            "abstained": 0, "answer": None})
         group["asked"] += 1
         group["askers"].add(q["user_key"])
         status = (lead or q)["status"]
@@ -224,7 +217,7 @@ def _questions(report: StreamReport, data: SessionData) -> None:
         if status == "answered" and group["answer"] is None:
             group["answer"] = (lead or q)["answer"]
     made = [QuestionGroup(g["text"], g["asked"], len(g["askers"]), g["answered"], g["abstained"], g["answer"])
-            for g in groups]
+            for g in same.groups()]
     made.sort(key=lambda g: (-g.asked, -g.askers, g.text))
     report.top_questions = made[:10]
     report.unanswered = [g for g in made if g.answered == 0][:10]

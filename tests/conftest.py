@@ -86,8 +86,15 @@ async def runtime(data_dir: Path):
 
     rt = Runtime.build(make_config(), data_dir)
     yield rt
+    await close_runtime(rt)
+
+
+async def close_runtime(rt: Any) -> None:
+    """End a runtime a test drove without `Runtime.serve`: what serve's shutdown does, in the same order."""
     if rt.answering is not None:
         await rt.answering.drain()
+    if rt.moderation is not None:
+        await rt.moderation.drain()
     await rt.brain.aclose()
     rt.close()
 

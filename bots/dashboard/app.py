@@ -242,17 +242,23 @@ class _Dashboard:
             session = self.session(request)
             if session is None:
                 return self.to_login(request)
-            if not self.from_here(request):
-                return PlainTextResponse("cross-origin request refused", status_code=403)
-            try:
-                form = await _read_form(request)
-            except _FormError as exc:
-                return PlainTextResponse(str(exc), status_code=exc.status)
+            form = await self.posted_form(request)
+            if isinstance(form, Response):
+                return form
             if not self.auth.check_csrf(session, form.get("csrf")):
                 return PlainTextResponse("missing or wrong CSRF token: reload the page and try again",
                                          status_code=403)
             return await handler(request, session, form)
         return endpoint
+
+    async def posted_form(self, request: Request) -> dict[str, str] | Response:
+        """The POSTed form when it comes from this site and fits the size cap; else the refusal to send."""
+        if not self.from_here(request):
+            return PlainTextResponse("cross-origin request refused", status_code=403)
+        try:
+            return await _read_form(request)
+        except _FormError as exc:
+            return PlainTextResponse(str(exc), status_code=exc.status)
 
     @staticmethod
     def from_here(request: Request) -> bool:
@@ -289,12 +295,9 @@ class _Dashboard:
             retry = str(int(wait) + 1)
             return self.login_form(request, 429, f"Too many failed logins. Try again in {retry} seconds.",
                                    headers={"Retry-After": retry})
-        if not self.from_here(request):
-            return PlainTextResponse("cross-origin request refused", status_code=403)
-        try:
-            form = await _read_form(request)
-        except _FormError as exc:
-            return PlainTextResponse(str(exc), status_code=exc.status)
+        form = await self.posted_form(request)
+        if isinstance(form, Response):
+            return form
         if not self.auth.tokens_match(request.cookies.get(self.login_cookie), form.get("csrf")):
             return self.login_form(request, 403, "The login form expired. Please try again.",
                                    next_=form.get("next"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, ConsoleRoom, make_config  # noqa: E402
+from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
 from fakes.openai_server import FakeOpenAI  # noqa: E402
 
 from bots.app import Runtime  # noqa: E402
@@ -28,10 +28,7 @@ async def make_room(data_dir):
 
     yield factory
     for rt in built:
-        if rt.answering is not None:
-            await rt.answering.drain()
-        await rt.brain.aclose()
-        rt.close()
+        await close_runtime(rt)
 
 
 def questions(rt, status=None):

@@ -21,7 +21,7 @@ import pytest
 from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, ConsoleRoom, make_config  # noqa: E402
+from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
 
 from bots.app import Runtime  # noqa: E402
 from bots.dashboard import DashboardDeps, DashboardServer, create_app  # noqa: E402
@@ -103,12 +103,7 @@ async def make_bot(data_dir: Path, knowledge: Path):
 
     yield factory
     for runtime in built:
-        if runtime.answering is not None:
-            await runtime.answering.drain()
-        if runtime.moderation is not None:
-            await runtime.moderation.drain()
-        await runtime.brain.aclose()
-        runtime.close()
+        await close_runtime(runtime)
 
 
 @pytest.fixture

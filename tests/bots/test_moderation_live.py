@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, ConsoleRoom, make_config  # noqa: E402
+from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
 
 from adapters.model import FeedbackEvent, Room, User  # noqa: E402
 from bots.app import Runtime  # noqa: E402
@@ -40,12 +40,7 @@ async def make_room(data_dir, knowledge):
 
     yield factory
     for rt in built:
-        if rt.answering is not None:
-            await rt.answering.drain()
-        if rt.moderation is not None:
-            await rt.moderation.drain()
-        await rt.brain.aclose()
-        rt.close()
+        await close_runtime(rt)
 
 
 def bot_lines(room) -> list[str]:

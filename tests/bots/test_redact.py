@@ -39,8 +39,8 @@ def test_a_secret_in_the_message_is_masked(captured):
     assert stream.getvalue() == f"WARNING test.redact: connecting with token {MASK} now\n"
 
 
-def test_a_secret_in_the_arguments_is_masked_and_no_handler_sees_the_raw_arguments(captured):
-    logger, stream = captured
+def kept_records(logger: logging.Logger) -> list[logging.LogRecord]:
+    """The records a second handler on ``logger`` receives (what any other handler would see)."""
     seen: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
@@ -48,6 +48,12 @@ def test_a_secret_in_the_arguments_is_masked_and_no_handler_sees_the_raw_argumen
             seen.append(record)
 
     logger.addHandler(Keep())
+    return seen
+
+
+def test_a_secret_in_the_arguments_is_masked_and_no_handler_sees_the_raw_arguments(captured):
+    logger, stream = captured
+    seen = kept_records(logger)
     logger.error("llm call failed: key=%s model=%r count=%d", API_KEY, "gpt", 3)
     assert stream.getvalue() == f"ERROR test.redact: llm call failed: key={MASK} model='gpt' count=3\n"
     [record] = seen
@@ -111,13 +117,7 @@ def test_telegram_tokens_in_urls_are_masked_even_when_not_configured(captured):
 
 def test_records_without_secrets_are_left_as_they_were(captured):
     logger, stream = captured
-    seen: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record)
-
-    logger.addHandler(Keep())
+    seen = kept_records(logger)
     logger.info("%d questions in %s, 100%% fine", 3, "console:demo")
     assert stream.getvalue() == "INFO test.redact: 3 questions in console:demo, 100% fine\n"
     assert seen[0].msg == "%d questions in %s, 100%% fine" and seen[0].args == (3, "console:demo")

@@ -50,3 +50,13 @@ def test_cache_is_bounded():
     for i in range(5):
         cache.put(f"question {i}", None, i, now=0)
     assert len(cache) == 3 and cache.get("question 0", None, now=1) is None
+
+
+def test_overlap_groups_put_a_text_with_the_first_group_that_shares_its_words():
+    from brain.bursts import OverlapGroups
+
+    groups: OverlapGroups[list[str]] = OverlapGroups(0.5)
+    for text in ("do you ship to the moon?", "包邮吗？", "can you ship to the moon?", "主播包邮吗", "what colour is it?"):
+        groups.get(text, lambda first: []).append(text)
+    assert groups.groups() == [["do you ship to the moon?", "can you ship to the moon?"], ["包邮吗？", "主播包邮吗"],
+                               ["what colour is it?"]]

@@ -35,11 +35,16 @@ def topic_with(profile, word):
     return topic
 
 
-def test_two_scripted_topics_are_found_and_named(script):
+def blender_then_course(script) -> None:
+    """One /live session: ten minutes about the blender, then ten about the course."""
     script.live(0, "start")
     script.talk(0, 10, BLENDER)
     script.talk(600, 10, COURSE)
     script.live(1200, "end")
+
+
+def test_two_scripted_topics_are_found_and_named(script):
+    blender_then_course(script)
     (data,) = script.sessions()
     profile = host_profile(data)
     assert len(profile.topics) == 2
@@ -52,10 +57,7 @@ def test_two_scripted_topics_are_found_and_named(script):
 
 
 def test_viewers_respond_to_each_topic(script):
-    script.live(0, "start")
-    script.talk(0, 10, BLENDER)
-    script.talk(600, 10, COURSE)
-    script.live(1200, "end")
+    blender_then_course(script)
     buying = ["how much is the blender?", "i want to buy the blender", "take my money", "where is the link?"]
     for i, text in enumerate(buying * 3):
         script.chat(60 + i * 40, text, user=f"b{i % 5}")           # during the blender talk (60..540 s)
@@ -138,10 +140,7 @@ def test_expertise_is_the_topic_of_every_session(script):
 
 def test_too_many_windows_are_lengthened(script, monkeypatch):
     monkeypatch.setattr(insights, "MAX_WINDOWS", 5)
-    script.live(0, "start")
-    script.talk(0, 10, BLENDER)
-    script.talk(600, 10, COURSE)
-    script.live(1200, "end")
+    blender_then_course(script)
     (data,) = script.sessions()
     profile = host_profile(data)
     assert profile.window_seconds == 240.0  # 20 one-minute windows, four times too many

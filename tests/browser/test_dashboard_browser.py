@@ -19,7 +19,7 @@ import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from conftest import ROOT, ConsoleRoom, make_config  # noqa: E402
+from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
 
 from bots.app import Runtime  # noqa: E402
 from bots.dashboard import DashboardDeps, DashboardServer, create_app  # noqa: E402
@@ -59,10 +59,7 @@ async def live_bot(data_dir: Path, tmp_path: Path):
         yield runtime, room, sent, server
     finally:
         await server.stop()
-        await runtime.answering.drain()
-        await runtime.moderation.drain()
-        await runtime.brain.aclose()
-        runtime.close()
+        await close_runtime(runtime)
 
 
 async def _ask(runtime: Runtime, room: ConsoleRoom, text: str, user: str) -> int:
