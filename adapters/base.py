@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import abc
 import itertools
+import os
+import time
 from typing import Awaitable, Callable, Sequence
 
 from adapters.commands import CommandSpec
 from adapters.model import Event, Reply
+from adapters.text import scrub_event
 
 __all__ = ["Adapter", "EventSink", "AdapterError"]
+
+#: This process's mark in generated ids: its start time and pid (two processes may start in one second).
+_RUN = f"{int(time.time()):x}{os.getpid():x}"
+_INSTANCES = itertools.count(1)
 
 EventSink = Callable[[Event], Awaitable[None]]
 
@@ -43,20 +50,33 @@ class Adapter(abc.ABC):
         self.name = name or self.platform
         self._sink: EventSink | None = None
         self._ids = itertools.count(1)
+        # Ids of platforms that have none restart with the process; the run's own prefix keeps
+        # them unique in the store across restarts (the store refuses a (room, id) it already has).
+        self._run = f"{_RUN}{next(_INSTANCES)}"
+        #: Events whose text held characters no database can store (replaced by U+FFFD, flagged ``repaired``).
+        self.repaired = 0
 
     def bind(self, sink: EventSink) -> None:
         """Set where events go. The runtime calls this before ``run()``."""
         self._sink = sink
 
     async def emit(self, event: Event) -> None:
-        """Deliver one event to the runtime."""
+        """Deliver one event to the runtime, its text made storable first.
+
+        Every adapter's events pass here, so text no database can encode (a lone
+        surrogate from a JSON ``"\\ud800"`` or an undecodable console byte) is
+        repaired at the edge, once, whatever the platform.
+        """
         if self._sink is None:
             raise AdapterError(f"adapter {self.name!r} is not bound to a runtime")
-        await self._sink(event)
+        cleaned = scrub_event(event)
+        if cleaned is not event:
+            self.repaired += 1
+        await self._sink(cleaned)
 
     def next_id(self, prefix: str = "m") -> str:
-        """A process-unique message id for platforms that have none of their own."""
-        return f"{self.name}-{prefix}{next(self._ids)}"
+        """A message id unique across runs, for platforms that have none of their own."""
+        return f"{self.name}-{self._run}-{prefix}{next(self._ids)}"
 
     @abc.abstractmethod
     async def run(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "FeedbackEvent",
     "ViewerCountEvent",
     "Reply",
+    "TimeWindow",
     "utcnow",
 ]
 
@@ -201,3 +202,37 @@ class Reply:
     priority: int = 1
     #: Whether adapters offer 👍/👎 feedback on this message (answers to questions).
     feedback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """How far from now an event's own timestamp may lie to be believed.
+
+    Files and HTTP posts carry their own times; a typo (year 0001, 9999, 2126)
+    would otherwise become a ten-thousand-year traffic series. Events outside
+    the window are refused at the edge with the reason; platform events carry
+    the platform's clock and need no check.
+    """
+
+    past: timedelta = timedelta(days=3650)
+    future: timedelta = timedelta(hours=24)
+
+    def problem(self, ts: datetime, *, now: datetime | None = None) -> str | None:
+        """Why ``ts`` is refused, or None when it lies inside the window."""
+        now = now or utcnow()
+        try:
+            earliest, latest = now - self.past, now + self.future
+        except OverflowError:  # a window wider than datetime can hold accepts everything it can hold
+            return None
+        if ts < earliest:
+            return (f"timestamp {ts.isoformat()} is more than {self.past.days} days in the past "
+                    f"(limits.event_time_past_days)")
+        if ts > latest:
+            return (f"timestamp {ts.isoformat()} is more than {_hours(self.future)} in the future "
+                    f"(limits.event_time_future_hours)")
+        return None
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} hour{'s' if hours != 1 else ''}"

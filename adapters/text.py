@@ -1,8 +1,17 @@
-"""Platform-neutral text helpers adapters share: splitting long messages at natural breaks."""
+"""Platform-neutral text helpers adapters share: splitting long messages at natural breaks, and
+repairing text no database can store before it enters the runtime."""
 
 from __future__ import annotations
 
-__all__ = ["split_message"]
+import re
+from dataclasses import fields, is_dataclass, replace
+from typing import Any, Mapping, TypeVar
+
+from adapters.model import Event
+
+__all__ = ["split_message", "scrub_text", "scrub_event", "REPLACEMENT"]
+
+E = TypeVar("E", bound=Event)
 
 # Preferred break points, best first: paragraph, line, sentence end, clause, word.
 _BREAKS = ("\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", "，", ", ", " ")
@@ -34,3 +43,60 @@ def split_message(text: str, limit: int) -> list[str]:
     if text:
         parts.append(text)
     return parts
+
+
+# Text no database can store: lone UTF-16 surrogates (valid in JSON as "\ud800", produced by Python's
+# surrogateescape for undecodable bytes) cannot be encoded as UTF-8, and PostgreSQL refuses NUL.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: What replaces each unstorable character: the Unicode replacement character, as decoders do.
+REPLACEMENT = "\ufffd"
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with every character no database can store (lone surrogates, NUL) replaced by U+FFFD.
+
+    The common case costs one regex scan and returns the same object, so callers can test
+    ``scrub_text(s) is not s`` to count repairs.
+    """
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, tuple):
+        cleaned = tuple(_scrub_value(v) for v in value)
+        return value if all(a is b for a, b in zip(cleaned, value)) else cleaned
+    if isinstance(value, Mapping):
+        cleaned_map = {_scrub_value(k): _scrub_value(v) for k, v in value.items()}
+        same = all(ck is k and cleaned_map[ck] is v for (k, v), ck in zip(value.items(), cleaned_map))
+        return value if same else cleaned_map
+    if is_dataclass(value) and not isinstance(value, type):
+        return _scrub_dataclass(value)
+    return value
+
+
+def _scrub_dataclass(obj: Any) -> Any:
+    changes = {}
+    for f in fields(obj):
+        if f.name == "raw":  # the platform's payload, kept for debugging, never stored
+            continue
+        before = getattr(obj, f.name)
+        after = _scrub_value(before)
+        if after is not before:
+            changes[f.name] = after
+    return replace(obj, **changes) if changes else obj
+
+
+def scrub_event(event: E) -> E:
+    """The event with unstorable characters replaced in every text field (text, names, ids, options).
+
+    Returns the same object when nothing needed repair; otherwise a copy flagged ``repaired``, so
+    the change is recorded with the event and never made silently.
+    """
+    cleaned = _scrub_dataclass(event)
+    if cleaned is event:
+        return event
+    return cleaned.with_flags("repaired")

@@ -72,8 +72,18 @@ def _when(ts: float | None) -> str:
 
 async def status_command(context: CommandContext) -> str:
     room = context.event.room
-    summary = await asyncio.to_thread(context.router.store.room_summary, room.key)
+    store = context.router.store
+    problems = await asyncio.to_thread(store.problems)
+    if problems:  # say so first, and do not wait on a store that cannot answer
+        return "\n".join(["NOT RECORDING: " + problem for problem in problems])
+    summary = await asyncio.to_thread(store.room_summary, room.key)
     count = summary["by_kind"].get
+    stats = context.router.stats
+    kept = [_plural(n, one, many) for n, one, many in (
+        (stats.repaired, "message repaired (unstorable characters replaced)",
+         "messages repaired (unstorable characters replaced)"),
+        (stats.duplicates, "event already stored, skipped", "events already stored, skipped"),
+        (store.set_aside, "row set aside in dead_letters", "rows set aside in dead_letters")) if n]
     return "\n".join([
         f"Room {room.key}: {_plural(summary['people'], 'person', 'people')}; "
         f"{_plural(count('chat', 0), 'chat message', 'chat messages')}, "
@@ -82,6 +92,7 @@ async def status_command(context: CommandContext) -> str:
         f"{_plural(count('join', 0), 'join', 'joins')}, {_plural(count('leave', 0), 'leave', 'leaves')}, "
         f"{_plural(count('reply', 0), 'bot reply', 'bot replies')}.",
         f"First event {_when(summary['first_ts'])}; last {_when(summary['last_ts'])}.",
+        *([f"Since start: {'; '.join(kept)}."] if kept else []),
     ])
 
 

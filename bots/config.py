@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from adapters.model import Role
+from adapters.model import Role, TimeWindow
 from bots.dashboard.auth import DashboardSettings as DashboardSection  # its own module: no web stack loaded
 
 __all__ = ["Config", "ConfigError", "load_config", "default_config", "DEFAULT_CONFIG_FILE"]
@@ -94,6 +95,11 @@ class FeedSection(_Section):
     host_name: str = Field("host", min_length=1, max_length=64,
                            description="who speaks when a request names no speaker")
     max_body_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024)
+    # Slow or idle clients (a byte a second, or nothing at all) must not hold the endpoint.
+    header_timeout: float = Field(10.0, gt=0, le=3600,
+                                  description="seconds to send a request's headers; then the connection closes")
+    body_timeout: float = Field(10.0, gt=0, le=3600, description="seconds to send a request's body; then 408")
+    max_connections: int = Field(100, ge=1, le=100000, description="open connections at most; more get 503")
 
 
 class AdaptersSection(_Section):
@@ -128,6 +134,14 @@ class DatabaseSection(_Section):
 
 class LimitsSection(_Section):
     max_message_chars: int = Field(2000, ge=16, le=100000)
+    #: Replayed lines and feed posts carry their own timestamps: ones further from now are refused.
+    event_time_past_days: int = Field(3650, ge=1, le=36500)
+    event_time_future_hours: float = Field(24, ge=0, le=24 * 366)
+
+    def time_window(self) -> TimeWindow:
+        """The window of believable event times (`adapters.model.TimeWindow`)."""
+        return TimeWindow(past=timedelta(days=self.event_time_past_days),
+                          future=timedelta(hours=self.event_time_future_hours))
 
 
 def _qualified(value: str) -> str:

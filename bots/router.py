@@ -20,7 +20,7 @@ from adapters.commands import ArgumentError, bind_arguments, bind_options
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, User
 from bots.config import RolesSection
 from bots.registry import CommandContext, CommandRegistry, HandlerResult
-from brain.memory import Store
+from brain.memory import Store, StoreError
 
 __all__ = ["Router", "RouterStats", "Listener"]
 
@@ -45,6 +45,12 @@ class RouterStats:
     commands: int = 0
     replies: int = 0
     truncated: int = 0
+    #: events whose text held characters no database can store (repaired at the adapter)
+    repaired: int = 0
+    #: events already stored (a log replayed again, a platform's redelivery): neither stored nor answered
+    duplicates: int = 0
+    #: events refused because the store cannot record (its writer stopped)
+    refused: int = 0
     denied: int = 0
     unknown_commands: int = 0
     handler_errors: int = 0
@@ -81,12 +87,26 @@ class Router:
     # ---- inbound ---------------------------------------------------------------------
 
     async def dispatch(self, event: Event) -> None:
-        """Handle one event from an adapter. Never raises for bad input."""
+        """Handle one event from an adapter. Never raises for bad input.
+
+        An event the store already has is dropped here, before anything acts on
+        it. When the store cannot record, `StoreError` reaches the adapter: the
+        bot stops accepting rather than answer what it can no longer keep.
+        """
+        if not self.store.claim(event):
+            self.stats.duplicates += 1
+            return
         event = self._normalise(event)
+        try:
+            self.store.record(event)
+        except StoreError:
+            self.stats.refused += 1
+            raise
         self.stats.events += 1
+        if "repaired" in event.flags:
+            self.stats.repaired += 1
         if self.metrics is not None:
             self.metrics.observe_in(event.room.key)
-        self.store.record(event)
         if isinstance(event, CommandEvent):
             await self._run_command(event)
             return

@@ -17,22 +17,29 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import sqlalchemy as sa
 
 from adapters.model import CommandEvent, Event, FeedbackEvent, MessageEvent, Reply, User, ViewerCountEvent
-from brain.schema import events, migrate, pins, questions
+from brain.schema import dead_letters, events, migrate, pins, questions
 
-__all__ = ["Store", "StoredEvent", "StoreError"]
+__all__ = ["Store", "StoredEvent", "StoreError", "StoreHealth"]
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+#: Errors that say the database is unavailable (locked, gone, disconnected), not that a row is bad:
+#: the batch waits and is retried whole.
+_TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError)
+#: Event keys the store remembers to refuse a second copy without asking the database.
+_SEEN_KEYS = 1_000_000
 _QUESTION_NULLS = {c.name: None for c in questions.columns if c.name != "id"}
 
 
@@ -61,6 +68,24 @@ class StoredEvent:
     ts: float
 
 
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the store is recording, for /healthz and /status.
+
+    ``writing`` is False once the writer thread stopped or the database has
+    refused every commit for ``failing_for`` seconds; ``set_aside`` rows were
+    refused for their content and kept in ``dead_letters``.
+    """
+
+    writing: bool
+    backlog: int
+    committed: int
+    duplicates: int
+    set_aside: int
+    failing_for: float | None
+    error: str | None
+
+
 class _Flush:
     """A marker in the write queue; set once every row queued before it is committed."""
 
@@ -79,6 +104,34 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
     return on_connect
+
+
+def _insert_ignoring_duplicates(dialect: str) -> sa.Insert:
+    """INSERT into ``events`` that skips a row whose (room, event_id, direction) is stored already.
+
+    SQLite and PostgreSQL say ON CONFLICT DO NOTHING; elsewhere a duplicate
+    fails its batch and `Store._commit` isolates and counts it.
+    """
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+        return insert(events).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert(events).on_conflict_do_nothing()
+    return events.insert()
+
+
+def _sqlite_file(engine: sa.Engine) -> tuple[str | None, tuple[int, int] | None]:
+    """The SQLite database file and its (device, inode) now; (None, None) for other databases or memory."""
+    name = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None, None
+    path = os.path.abspath(name)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None, None
+    return path, (stat.st_dev, stat.st_ino)
 
 
 def _redacted(url: str) -> str:
@@ -111,7 +164,20 @@ class Store:
                              f"{getattr(exc, 'orig', exc)}") from exc
         self._queue: queue.Queue[Any] = queue.Queue()
         self._committed = 0
+        self._duplicates = 0
+        self._set_aside_count = 0
+        self._failing_since: float | None = None
+        self._last_error: str | None = None
+        self._writer_error: str | None = None
         self._closed = False
+        self._insert_events = _insert_ignoring_duplicates(self.engine.dialect.name)
+        self._file, self._file_identity = _sqlite_file(self.engine)
+        # (room, event_id) of inbound events this process took: a second copy is refused without a query.
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # Rooms that held no inbound events when this process first saw them: their duplicates can only be
+        # in ``_seen``, so no query is needed (False once a key of the room is forgotten).
+        self._fresh_rooms: dict[str, bool] = {}
+        self._seen_lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
         self._writer.start()
 
@@ -188,7 +254,90 @@ class Store:
     def _put(self, table: sa.Table, row: dict[str, Any]) -> None:
         if self._closed:
             raise StoreError("the store is closed")
+        if not self._writer.is_alive():
+            raise StoreError(f"the store's writer has stopped ({self._writer_error or 'unknown cause'}); "
+                             "nothing can be recorded")
         self._queue.put((table, row))
+
+    def claim(self, event: Event) -> bool:
+        """True if ``event`` is new: neither stored nor taken before by this process.
+
+        An event's id identifies it within its room. A replayed file played
+        again, or a platform redelivering after a reconnect, must neither be
+        stored twice nor answered twice: the router drops events this refuses.
+        (The database's unique index is the backstop across processes.)
+        """
+        key = (event.room.key, event.event_id)
+        with self._seen_lock:
+            if key in self._seen:
+                return False
+            fresh = self._fresh_rooms.get(key[0])
+        if fresh is None:
+            fresh = not self._has_inbound(key[0])
+        if not fresh and self._is_stored(*key):
+            return False
+        with self._seen_lock:
+            if key in self._seen:
+                return False
+            self._fresh_rooms.setdefault(key[0], fresh)
+            self._seen[key] = None
+            if len(self._seen) > _SEEN_KEYS:
+                (old_room, _), _ = self._seen.popitem(last=False)
+                self._fresh_rooms[old_room] = False  # its forgotten keys must be looked up from now on
+        return True
+
+    def _has_inbound(self, room: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(events.c.id).where(events.c.room == room)
+                                .limit(1)).first() is not None
+
+    def _is_stored(self, room: str, event_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(events.c.id).where(
+                events.c.room == room, events.c.event_id == event_id, events.c.direction == "in")
+                .limit(1)).first() is not None
+
+    def problems(self) -> list[str]:
+        """What keeps the store from recording, in words; empty when all is well.
+
+        Runs one query, and for a SQLite file checks that the file on disk is
+        still the one being written: a database deleted or replaced while the
+        bot runs keeps accepting writes into an unlinked file, lost at exit.
+        """
+        found: list[str] = []
+        health = self.health()
+        if not self._writer.is_alive() and not self._closed:
+            found.append(f"the store's writer has stopped ({health.error or 'unknown cause'}); "
+                         "nothing is being recorded")
+        elif health.failing_for is not None:
+            found.append(f"the database has refused commits for {health.failing_for:.0f} s ({health.error}); "
+                         f"{health.backlog} rows wait")
+        if self._file is not None:
+            try:
+                stat = os.stat(self._file)
+            except OSError:
+                found.append(f"the database file {self._file} is gone (deleted while the bot runs); "
+                             "what is recorded now is lost at exit")
+            else:
+                if (stat.st_dev, stat.st_ino) != self._file_identity:
+                    found.append(f"the database file {self._file} was replaced while the bot runs; "
+                                 "the bot still writes the old one")
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+            found.append(f"the database is unreachable ({type(exc).__name__})")
+        return found
+
+    def health(self, *, failing_after: float = 30.0) -> StoreHealth:
+        """The writer's state: alive, committing, what it set aside (cheap: no query)."""
+        failing_for = None if self._failing_since is None else time.time() - self._failing_since
+        alive = self._writer.is_alive() and not self._closed
+        return StoreHealth(
+            writing=alive and (failing_for is None or failing_for < failing_after),
+            backlog=self._queue.qsize(), committed=self._committed, duplicates=self._duplicates,
+            set_aside=self._set_aside_count, failing_for=failing_for,
+            error=self._writer_error or self._last_error)
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Block until every row queued so far is committed; False on timeout."""
@@ -212,7 +361,26 @@ class Store:
         """Rows committed by this process (for progress and benchmarks)."""
         return self._committed
 
+    @property
+    def duplicates(self) -> int:
+        """Events not written because the database already held them (another process's copy)."""
+        return self._duplicates
+
+    @property
+    def set_aside(self) -> int:
+        """Rows the database refused for their content, kept in ``dead_letters``."""
+        return self._set_aside_count
+
     def _write_loop(self) -> None:
+        """Run the writer until `close`; no exception ends it (a row it cannot write is set aside)."""
+        try:
+            self._write_batches()
+        except BaseException as exc:  # noqa: BLE001 - recorded so health checks tell, never silent
+            self._writer_error = f"{type(exc).__name__}: {exc}"
+            log.critical("store: the writer stopped (%s); nothing more is recorded", self._writer_error,
+                         exc_info=True)
+
+    def _write_batches(self) -> None:
         pending: list[tuple[sa.Table, dict[str, Any]]] = []
         waiters: list[_Flush] = []
         deadline: float | None = None
@@ -246,9 +414,15 @@ class Store:
                     pending.append(nxt)
             due = deadline is not None and time.monotonic() >= deadline
             if pending and (due or waiters or stopping or len(pending) >= self.batch_size):
-                if self._commit(pending):
+                try:
+                    pending = self._commit(pending)
+                except Exception as exc:  # noqa: BLE001 - a bug here must cost a batch, not the writer
+                    log.exception("store: unexpected error committing %d rows; setting them aside", len(pending))
+                    self._set_aside(pending, exc)
                     pending = []
+                if not pending:
                     deadline = None
+                    self._failing_since = None
                 elif not stopping:
                     deadline = time.monotonic() + min(1.0, self.flush_interval)
                     continue
@@ -259,20 +433,72 @@ class Store:
             if stopping:
                 return
 
-    def _commit(self, rows: list[tuple[sa.Table, dict[str, Any]]]) -> bool:
+    def _commit(self, rows: list[tuple[sa.Table, dict[str, Any]]]) -> list[tuple[sa.Table, dict[str, Any]]]:
+        """Commit ``rows``; returns those still to write (all of them while the database is unavailable).
+
+        One transaction per batch. When a batch fails because of its content (a
+        value the driver cannot encode, a constraint), the batch is split in
+        halves until the rows at fault are found: those are set aside
+        (`_set_aside`), every other row is written.
+        """
+        try:
+            self._insert(rows)
+        except _TRANSIENT as exc:
+            if self._failing_since is None:
+                self._failing_since = time.time()
+            self._last_error = f"{type(exc).__name__}: {getattr(exc, 'orig', exc)}"
+            log.error("store: could not commit %d rows to %s (%s); will retry",
+                      len(rows), _redacted(self.url), getattr(exc, "orig", exc))
+            return rows
+        except Exception as exc:  # noqa: BLE001 - the rows' content: find the bad ones
+            if len(rows) == 1:
+                self._set_aside(rows, exc)
+                return []
+            half = len(rows) // 2
+            rest = self._commit(rows[:half])
+            if rest:  # the database went away meanwhile: keep everything not yet written
+                return rest + rows[half:]
+            return self._commit(rows[half:])
+        return []
+
+    def _insert(self, rows: list[tuple[sa.Table, dict[str, Any]]]) -> None:
         by_table: dict[sa.Table, list[dict[str, Any]]] = {}
         for table, row in rows:
             by_table.setdefault(table, []).append(row)
+        skipped = 0
+        with self.engine.begin() as conn:
+            for table, table_rows in by_table.items():
+                if table is events:
+                    result = conn.execute(self._insert_events, table_rows)
+                    if result.rowcount is not None and result.rowcount >= 0:
+                        skipped += len(table_rows) - result.rowcount
+                else:
+                    conn.execute(table.insert(), table_rows)
+        self._committed += len(rows) - skipped
+        self._duplicates += skipped
+
+    def _set_aside(self, rows: list[tuple[sa.Table, dict[str, Any]]], exc: BaseException) -> None:
+        """Keep rows the database refused in ``dead_letters`` (as ASCII JSON, which any database stores).
+
+        A duplicate event is not a fault: the store already holds it (a replayed
+        file, a platform's redelivery), so it is only counted.
+        """
+        if isinstance(exc, sa.exc.IntegrityError) and all(table is events for table, _ in rows):
+            self._duplicates += len(rows)
+            return
+        reason = f"{type(exc).__name__}: {getattr(exc, 'orig', exc)}"[:1000]
+        self._set_aside_count += len(rows)
+        self._last_error = reason
+        letters = [{"table_name": table.name, "payload": json.dumps(row, ensure_ascii=True, default=str),
+                    "error": reason, "ts": time.time()} for table, row in rows]
+        log.error("store: set aside %d row(s) the database refused (%s); kept in table dead_letters",
+                  len(rows), reason)
         try:
             with self.engine.begin() as conn:
-                for table, table_rows in by_table.items():
-                    conn.execute(table.insert(), table_rows)
-        except sa.exc.SQLAlchemyError as exc:
-            log.error("store: could not commit %d rows to %s (%s); will retry",
-                      len(rows), _redacted(self.url), getattr(exc, "orig", exc))
-            return False
-        self._committed += len(rows)
-        return True
+                conn.execute(dead_letters.insert(), letters)
+        except Exception:  # noqa: BLE001 - last resort: the log keeps them
+            for letter in letters:
+                log.error("store: could not keep a refused row either: %s", letter["payload"])
 
     # ---- reading ---------------------------------------------------------------------
 

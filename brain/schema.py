@@ -19,7 +19,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 __all__ = ["metadata", "events", "questions", "pins", "reviews", "moderation_actions", "flagged_viewers",
-           "schema_version", "MIGRATIONS", "migrate", "current_version", "SchemaTooNew", "QUESTIONS_FTS"]
+           "dead_letters", "schema_version", "MIGRATIONS", "migrate", "current_version", "SchemaTooNew", "QUESTIONS_FTS"]
 
 metadata = sa.MetaData()
 
@@ -68,7 +68,10 @@ def _event_indexes_v1(table: sa.Table) -> None:
 
 #: Every inbound event and every bot reply, in arrival order (the latest shape, for queries).
 events = sa.Table("events", metadata, *_event_columns_v1())
-_event_indexes_v1(events)
+sa.Index("ix_events_room_ts", events.c.room, events.c.ts)
+sa.Index("ix_events_user", events.c.user_key, events.c.ts)
+#: Version 6: an event's id identifies it within its room (and direction): never stored twice.
+sa.Index("ux_events_room_event", events.c.room, events.c.event_id, events.c.direction, unique=True)
 
 
 def _v1_events(conn: sa.Connection) -> None:
@@ -297,6 +300,36 @@ def _v5_questions_fts(conn: sa.Connection) -> None:
         return
 
 
+def _dead_letter_columns_v6() -> list[sa.Column]:
+    """Rows the database refused for their content (``payload``: the row as ASCII JSON), kept, not lost."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("table_name", sa.String(64), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("ts", sa.Float, nullable=False),
+    ]
+
+
+dead_letters = sa.Table("dead_letters", metadata, *_dead_letter_columns_v6())
+
+
+def _v6_unique_events(conn: sa.Connection) -> None:
+    """Version 6: (room, event_id, direction) unique in the event log; the dead-letter table.
+
+    Copies stored before (a log replayed twice) are removed first, keeping the
+    first one recorded; the old non-unique index on (room, event_id) is
+    replaced by the unique one, which serves the same lookups.
+    """
+    conn.execute(sa.text(
+        "DELETE FROM events WHERE id NOT IN (SELECT MIN(id) FROM events GROUP BY room, event_id, direction)"))
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_events_room_event"))
+    conn.execute(sa.text("CREATE UNIQUE INDEX ux_events_room_event ON events (room, event_id, direction)"))
+    md = sa.MetaData()
+    sa.Table("dead_letters", md, *_dead_letter_columns_v6())
+    md.create_all(conn)
+
+
 Migration = tuple[int, str, Callable[[sa.Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -305,6 +338,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (3, "pins", _v3_pins),
     (4, "moderation", _v4_moderation),
     (5, "questions full-text index", _v5_questions_fts),
+    (6, "unique events, dead letters", _v6_unique_events),
 )
 
 

@@ -22,6 +22,7 @@ Everything here reads the event log (`brain.memory.Store`) and nothing writes it
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
 
     from brain.memory import Store, StoredEvent
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MINUTE", "HOUR", "DAY", "WEEK", "METRICS",
@@ -147,13 +150,25 @@ def activity_series(source: "Store | Iterable[StoredEvent]", room: str | None = 
     return _series_from_events(source, room, step, since, until, viewers_ffill)
 
 
+#: The most buckets one series holds (about two years of minutes, ~50 MB for its six arrays). Events are
+#: checked against a window around now when they arrive; this bounds what an old or hand-edited
+#: database can ask for (a year-0001 row once made a report allocate 39 GiB).
+MAX_SERIES_BUCKETS = 1_000_000
+
+
 def _span(first: int | None, last: int | None, step: int, offset: float, since: float | None,
           until: float | None) -> tuple[int, int]:
+    """The buckets [lo, hi] a series covers: the asked span, else the data's, at most the latest
+    `MAX_SERIES_BUCKETS`."""
     lo = math.floor((since - offset) / step) if since is not None else first
     hi = math.ceil((until - offset) / step) - 1 if until is not None else last
     if lo is None or hi is None or hi < lo:
         base = lo if lo is not None else (hi if hi is not None else 0)
         return int(base), int(base) - 1
+    if hi - lo + 1 > MAX_SERIES_BUCKETS:
+        log.warning("traffic: a series of %d buckets of %d s asked for; keeping the latest %d",
+                    hi - lo + 1, step, MAX_SERIES_BUCKETS)
+        lo = hi - MAX_SERIES_BUCKETS + 1
     return int(lo), int(hi)
 
 

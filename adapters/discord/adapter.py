@@ -53,6 +53,25 @@ __all__ = ["DiscordAdapter", "MAX_CHARS"]
 
 log = logging.getLogger(__name__)
 
+
+def _tolerant_json(text: str | bytes) -> Any:
+    """discord.py's JSON decoder, forgiving: orjson when it can, the standard library when it cannot.
+
+    With orjson installed (chromadb brings it), discord.py decodes every gateway
+    frame with it, and orjson refuses a lone surrogate (valid JSON: ``"\\ud800"``):
+    one such message in a channel raised in the gateway's reader and took the
+    bot's connection down. The standard decoder accepts it, and the adapter's
+    edge (`Adapter.emit`) repairs the text before anything stores it.
+    """
+    try:
+        return _fast_json(text)
+    except ValueError:  # orjson.JSONDecodeError is a ValueError
+        return json.loads(text)
+
+
+_fast_json = discord.utils._from_json
+discord.utils._from_json = _tolerant_json  # used by the gateway and the HTTP client alike
+
 MAX_CHARS = 2000  # Discord's message content limit
 _BUDGET_WINDOW = 5.0  # seconds; channel_budget counts messages in any such window
 _INTERACTION_TTL = 14 * 60.0  # interaction tokens live 15 minutes; keep a margin

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from adapters.base import Adapter, AdapterError
-from adapters.model import Event, Reply
+from adapters.model import Event, Reply, TimeWindow
 from adapters.replay.reader import PLATFORM, BadLine, read_log
 
 __all__ = ["ReplayAdapter", "ReplayStats", "ReplyCollector"]
@@ -71,6 +71,7 @@ class ReplayAdapter(ReplyCollector, Adapter):
         max_line_bytes: int = 65536,
         echo: TextIO | None = None,
         progress: Callable[[int], None] | None = None,
+        window: TimeWindow | None = None,
     ) -> None:
         super().__init__(name)
         if speed <= 0:
@@ -81,6 +82,7 @@ class ReplayAdapter(ReplyCollector, Adapter):
         self.max_line_bytes = max_line_bytes
         self.echo = echo
         self.progress = progress
+        self.window = window
         self.stats = ReplayStats()
         self.replies: list[Reply] = []
         self._stopping = False
@@ -95,7 +97,8 @@ class ReplayAdapter(ReplyCollector, Adapter):
         last_pos = 0
         try:
             with stream:
-                for item in read_log(stream, source=self.name, max_line_bytes=self.max_line_bytes):
+                for item in read_log(stream, source=self.name, max_line_bytes=self.max_line_bytes,
+                                     window=self.window):
                     if self._stopping:
                         break
                     if isinstance(item, BadLine):

@@ -26,6 +26,7 @@ from adapters.model import (
     MessageEvent,
     Role,
     Room,
+    TimeWindow,
     TranscriptEvent,
     User,
 )
@@ -54,7 +55,15 @@ def _field_str(record: dict, key: str) -> str:
     value = record[key]
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _Invalid(f"field {key!r} must be a string")
-    return str(value)
+    text = str(value)
+    if not text.strip():
+        raise _Invalid(f"field {key!r} is empty")
+    return text
+
+
+#: Said once, on the first line, when a file is one JSON array rather than JSON Lines.
+ARRAY_HINT = ("the file looks like one JSON array; replay reads JSON Lines (one JSON object per line): "
+              "convert it with  jq -c '.[]' FILE.json > FILE.jsonl")
 
 
 def _parse_ts(value: object) -> datetime:
@@ -69,8 +78,11 @@ def _parse_ts(value: object) -> datetime:
     return ts
 
 
-def parse_record(record: object, source: str) -> Event:
-    """One decoded JSON value → an event, or `_Invalid` with a one-line reason."""
+def parse_record(record: object, source: str, window: TimeWindow | None = None) -> Event:
+    """One decoded JSON value → an event, or `_Invalid` with a one-line reason.
+
+    With a ``window``, a timestamp too far from now is a reason too (a typo'd year).
+    """
     if not isinstance(record, dict):
         raise _Invalid("line is not a JSON object")
     missing = [k for k in REQUIRED if k not in record]
@@ -83,6 +95,8 @@ def parse_record(record: object, source: str) -> Event:
     if not isinstance(text, str):
         raise _Invalid("field 'text' must be a string")
     ts = _parse_ts(record["ts"])
+    if window is not None and (problem := window.problem(ts)) is not None:
+        raise _Invalid(problem)
     kind = record.get("kind", "chat")
     if kind not in KINDS:
         raise _Invalid(f"field 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -112,10 +126,11 @@ def parse_record(record: object, source: str) -> Event:
     return MessageEvent(text=text, reply_to=reply_to, mentions=tuple(mentions), **common)
 
 
-def read_log(stream: BinaryIO, *, source: str = PLATFORM,
-             max_line_bytes: int = 65536) -> Iterator[Event | BadLine]:
+def read_log(stream: BinaryIO, *, source: str = PLATFORM, max_line_bytes: int = 65536,
+             window: TimeWindow | None = None) -> Iterator[Event | BadLine]:
     """Yield an `Event` or a `BadLine` for every non-blank line of a binary stream."""
     lineno = 0
+    seen_content = False
     while True:
         line = stream.readline(max_line_bytes + 1)
         if not line:
@@ -137,12 +152,17 @@ def read_log(stream: BinaryIO, *, source: str = PLATFORM,
         except UnicodeDecodeError as exc:
             yield BadLine(lineno, f"invalid UTF-8 at byte {exc.start}")
             continue
+        if not seen_content and text.lstrip().startswith("["):
+            yield BadLine(lineno, ARRAY_HINT)
+            seen_content = True
+            continue
+        seen_content = True
         try:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
             yield BadLine(lineno, f"invalid JSON: {exc.msg} at column {exc.colno}")
             continue
         try:
-            yield parse_record(record, source)
+            yield parse_record(record, source, window)
         except _Invalid as exc:
             yield BadLine(lineno, str(exc))

@@ -507,15 +507,15 @@ class _Dashboard:
     # ---- machine endpoints -------------------------------------------------------------------------
 
     async def healthz(self, request: Request) -> Response:
-        def probe() -> None:
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
+        """200 when the bot records what it receives; 503 naming every problem otherwise.
 
-        try:
-            await asyncio.to_thread(probe)
-        except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
-            log.warning("dashboard: health check failed: %s", exc)
-            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        Not only "the database answers": a stopped writer or a database file
+        deleted under the running bot also fail it (`Store.problems`).
+        """
+        problems = await asyncio.to_thread(self.deps.store.problems)
+        if problems:
+            log.warning("dashboard: health check failed: %s", "; ".join(problems))
+            return JSONResponse({"status": "error", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def metrics(self, request: Request) -> Response:
@@ -623,6 +623,10 @@ class DashboardServer:
     app: Starlette
     host: str = "127.0.0.1"
     port: int = 8700
+    #: Addresses of reverse proxies whose X-Forwarded-For / -Proto are believed (uvicorn's
+    #: ``forwarded_allow_ips``). Empty: the socket's peer is the client, whatever headers say, so a
+    #: forged header cannot reset the login limit or fake the address in the log.
+    trusted_proxies: tuple[str, ...] = ()
     _server: _LoopServer | None = field(default=None, init=False, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _socket: socket.socket | None = field(default=None, init=False, repr=False)
@@ -631,7 +635,8 @@ class DashboardServer:
     @classmethod
     def for_deps(cls, deps: DashboardDeps) -> "DashboardServer":
         """The app for ``deps`` on the configured host and port."""
-        return cls(create_app(deps), host=deps.settings.host, port=deps.settings.port)
+        return cls(create_app(deps), host=deps.settings.host, port=deps.settings.port,
+                   trusted_proxies=deps.settings.trusted_proxies)
 
     @property
     def url(self) -> str:
@@ -650,7 +655,9 @@ class DashboardServer:
         self._socket = _bind(self.host, self.port)
         host, port = self._socket.getsockname()[:2]
         self._url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False, proxy_headers=True,
+        config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False,
+                                proxy_headers=bool(self.trusted_proxies),
+                                forwarded_allow_ips=list(self.trusted_proxies) or None,
                                 server_header=False, date_header=False, ws="none", timeout_graceful_shutdown=3,
                                 timeout_keep_alive=5)
         self._server = _LoopServer(config)

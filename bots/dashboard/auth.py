@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 from collections import OrderedDict, deque
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["DashboardSettings", "DashboardConfigError", "hash_password", "verify_password", "Session",
            "SessionStore", "LoginLimiter", "Authenticator", "same_origin", "SCRYPT_N", "SCRYPT_R", "SCRYPT_P"]
@@ -69,6 +70,18 @@ class DashboardSettings(BaseModel):
     metrics_token: str = Field("", repr=False, description="write ${LIVEROOM_METRICS_TOKEN}: /metrics by bearer token")
     login_attempts: int = Field(5, ge=1, le=1000, description="failed logins per address within the window")
     login_window_s: float = Field(300, gt=0, le=86400)
+    trusted_proxies: tuple[str, ...] = Field((), description="reverse proxies (IPs or CIDR networks) whose "
+                                             "X-Forwarded-For is believed; empty: the socket's peer address")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+        return value
 
     @model_validator(mode="after")
     def _usable_password(self) -> "DashboardSettings":

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
@@ -11,6 +12,8 @@ import pytest
 from adapters.base import AdapterError
 from adapters.feed import FeedAdapter
 from adapters.model import Role, TranscriptEvent, ViewerCountEvent
+from bots.app import configured_adapters
+from bots.config import ConfigError, parse_config
 
 TOKEN = "feed-test-token-5f2c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,9 +33,11 @@ class Feed:
             return resp.status, await resp.json()
 
 
-@pytest.fixture
-async def feed():
-    adapter = FeedAdapter(TOKEN, routes=ROUTES, port=0, host_name="chef_lin", max_body_bytes=64 * 1024)
+@asynccontextmanager
+async def serving(**kwargs):
+    """A feed endpoint on a free loopback port, its events collected, with ``kwargs`` for the adapter."""
+    adapter = FeedAdapter(TOKEN, **{"routes": ROUTES, "port": 0, "host_name": "chef_lin",
+                                    "max_body_bytes": 64 * 1024, **kwargs})
     events: list = []
 
     async def sink(event):
@@ -42,12 +47,20 @@ async def feed():
     task = asyncio.create_task(adapter.run())
     await asyncio.wait_for(adapter.ready.wait(), 5)
     assert adapter.port > 0
-    async with aiohttp.ClientSession() as session:
-        f = Feed(adapter, session)
-        f.events = events
+    try:
+        async with aiohttp.ClientSession() as session:
+            f = Feed(adapter, session)
+            f.events = events
+            yield f
+    finally:
+        await adapter.stop()
+        await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+async def feed():
+    async with serving() as f:
         yield f
-    await adapter.stop()
-    await asyncio.wait_for(task, 5)
 
 
 async def test_health_needs_no_token(feed):
@@ -152,6 +165,10 @@ async def test_body_over_the_limit_is_413(feed):
     ({"json": {"text": "hi", "speaker": ""}}, "field 'speaker' must be a non-empty string"),
     ({"data": b"\xff\xfe", "headers": {"Content-Type": "application/json"}}, "body is not valid UTF-8"),
     ({"data": b" \n \n", "headers": {"Content-Type": "text/plain"}}, "text/plain body is empty"),
+    # fault 2: a typo'd year once became a series of billions of minutes
+    ({"json": {"text": "hi", "ts": "0001-01-01T00:00:00+00:00"}}, "field 'ts': timestamp 0001-01-01"),
+    ({"json": {"text": "hi", "ts": "9999-12-31T23:59:59+14:00"}}, "field 'ts': timestamp 9999-12-31"),
+    ({"json": {"text": "hi", "ts": "2126-11-20T20:00:00+08:00"}}, "field 'ts': timestamp 2126-11-20"),
 ])
 async def test_bad_transcript_requests_are_400_naming_the_field(feed, kwargs, message):
     status, body = await feed.post("/rooms/console%3Ademo/transcript", **kwargs)
@@ -181,6 +198,7 @@ async def test_viewer_counts(feed):
     ({"count": True}, "field 'count' must be a whole number"),
     ({"count": -1}, "field 'count' must be a whole number"),
     ({"count": 3, "ts": "soon"}, "field 'ts' is not ISO 8601"),
+    ({"count": 3, "ts": "0001-01-01T00:00:00+00:00"}, "field 'ts': timestamp 0001-01-01"),
 ])
 async def test_bad_viewer_counts_are_400(feed, payload, message):
     status, body = await feed.post("/rooms/console%3Ademo/viewers", json=payload)
@@ -212,6 +230,184 @@ async def test_concurrent_requests_lose_nothing(feed):
     # each request's events reach the runtime in the order the ids were handed out
     assert [e.event_id for e in feed.events] == sorted((e.event_id for e in feed.events),
                                                       key=lambda x: int(x.rsplit("t", 1)[1]))
+
+
+# ---- slow and idle clients (raw sockets: aiohttp's client cannot send slowly) -------------
+
+SLOW = {"header_timeout": 0.5, "body_timeout": 0.5}
+REQUEST_HEAD = (b"POST /rooms/console%3Ademo/transcript HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
+BODY = b'{"text": "slowly, one byte at a time"}'
+
+
+async def connect(feed) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", feed.adapter.port)
+
+
+async def trickle(writer: asyncio.StreamWriter, data: bytes, interval: float = 0.05) -> None:
+    """Send ``data`` a byte at a time, as a slow or malicious client does, until done or cut off."""
+    try:
+        for i in range(len(data)):
+            writer.write(data[i:i + 1])
+            await writer.drain()
+            await asyncio.sleep(interval)
+    except (ConnectionError, OSError):
+        pass  # the server closed the connection: what these tests want
+
+
+async def answer(reader: asyncio.StreamReader, within: float) -> int | None:
+    """The status of the server's whole answer, or None if it closed the connection without one.
+
+    Fails (TimeoutError) when it does neither within ``within`` seconds: the connection was held.
+    """
+    async def read() -> int | None:
+        status_line = await reader.readline()
+        if not status_line:
+            return None
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await reader.readexactly(length)  # the body: the next answer starts after it
+        return int(status_line.split()[1])
+
+    try:
+        return await asyncio.wait_for(read(), within)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return None
+
+
+async def closed(reader: asyncio.StreamReader, within: float) -> None:
+    """Wait until the server closes the connection; fails when it holds it beyond ``within`` seconds."""
+    try:
+        while await asyncio.wait_for(reader.read(4096), within):
+            pass
+    except ConnectionError:
+        pass
+
+
+async def test_a_trickled_body_is_408_and_its_event_is_not_delivered():
+    async with serving(**SLOW) as feed:
+        reader, writer = await connect(feed)
+        writer.write(REQUEST_HEAD + f"Content-Length: {len(BODY)}\r\n\r\n".encode())
+        sender = asyncio.create_task(trickle(writer, BODY))  # ~2 s for the whole body
+        started = time.perf_counter()
+        try:
+            status = await answer(reader, 1.5)
+            assert status in (408, None) and time.perf_counter() - started < 1.5
+            await closed(reader, 1.5)
+        finally:
+            sender.cancel()
+            writer.close()
+        assert feed.events == [] and feed.adapter.received == 0
+
+
+@pytest.mark.parametrize("sent", [b"", REQUEST_HEAD], ids=["nothing", "headers-a-byte-at-a-time"])
+async def test_a_connection_whose_headers_are_late_is_closed(sent):
+    async with serving(**SLOW) as feed:
+        reader, writer = await connect(feed)
+        sender = asyncio.create_task(trickle(writer, sent))
+        started = time.perf_counter()
+        try:
+            assert await answer(reader, 1.5) in (408, None)
+            assert time.perf_counter() - started < 1.5
+        finally:
+            sender.cancel()
+            writer.close()
+        # a prompt client is still served
+        assert (await feed.post("/rooms/console%3Ademo/transcript", json={"text": "hi"}))[0] == 200
+
+
+async def test_a_keep_alive_connection_is_served_again_then_closed_when_idle():
+    async with serving(**SLOW) as feed:
+        reader, writer = await connect(feed)
+        request = REQUEST_HEAD + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY
+        for _ in range(2):  # each request gets its own header deadline
+            writer.write(request)
+            assert await answer(reader, 1) == 200
+            await asyncio.sleep(0.3)
+        await closed(reader, 1.5)
+        writer.close()
+        assert len(feed.events) == 2
+
+
+async def until(condition, within: float = 2.0) -> None:
+    deadline = time.perf_counter() + within
+    while not condition():
+        assert time.perf_counter() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_connections_over_the_cap_are_refused_without_starving_the_open_ones():
+    async with serving(header_timeout=1.0, body_timeout=1.0, max_connections=3) as feed:
+        good = await connect(feed)
+        idle = [await connect(feed) for _ in range(2)]
+        await until(lambda: feed.adapter.connections == 3)
+        reader, writer = await connect(feed)
+        started = time.perf_counter()
+        assert await answer(reader, 0.8) in (503, None)  # refused, well before the header timeout
+        assert time.perf_counter() - started < 0.5 and feed.adapter.refused_connections == 1
+        writer.close()
+        # the connection that was open before the flood is still served
+        good[1].write(REQUEST_HEAD + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY)
+        assert await answer(good[0], 1) == 200
+        good[1].close()
+        for r, w in idle:  # the idle ones time out, which frees their places
+            await closed(r, 2)
+            w.close()
+        await until(lambda: feed.adapter.connections == 0)
+        assert (await feed.post("/rooms/console%3Ademo/transcript", json={"text": "after"}))[0] == 200
+        assert [e.text for e in feed.events] == ["slowly, one byte at a time", "after"]
+
+
+@pytest.mark.parametrize("kwargs", [{"header_timeout": 0}, {"body_timeout": -1}, {"max_connections": 0}])
+def test_limits_must_be_positive(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        FeedAdapter(TOKEN, routes=ROUTES, **kwargs)
+
+
+# ---- rooms and text --------------------------------------------------------------------
+
+async def test_a_room_the_console_does_not_serve_is_404_listing_the_known_ones():
+    async with serving(known_rooms={"console": {"demo"}}) as feed:
+        status, body = await feed.post("/rooms/console%3Anope/transcript", json={"text": "hi"})
+        assert status == 404
+        assert body["error"] == "no room 'console:nope': platform 'console' serves only console:demo"
+        status, _ = await feed.post("/rooms/console%3Anope/viewers", json={"count": 3})
+        assert status == 404 and feed.events == []
+        assert (await feed.post("/rooms/console%3Ademo/transcript", json={"text": "hi"}))[0] == 200
+        # a platform whose rooms are open-ended takes any room id
+        assert (await feed.post("/rooms/telegram%3A-100999/transcript", json={"text": "hi"}))[0] == 200
+        assert [e.room.key for e in feed.events] == ["console:demo", "telegram:-100999"]
+
+
+async def test_lone_surrogates_are_repaired_and_counted(feed):
+    status, body = await feed.post("/rooms/console%3Ademo/transcript", data=b'{"text": "\\ud800 hi"}',
+                                   headers={"Content-Type": "application/json"})
+    assert status == 200 and body["repaired"] == 1
+    [event] = feed.events
+    assert event.text == "\ufffd hi" and "repaired" in event.flags  # replaced by Adapter.emit
+    status, body = await feed.post("/rooms/console%3Ademo/transcript", json={"text": "clean"})
+    assert status == 200 and "repaired" not in body
+
+
+def test_the_config_sets_the_limits_and_the_console_room():
+    text = ("adapters:\n  console:\n    room: studio\n  feed:\n    enabled: true\n    port: 0\n"
+            "    token: t\n    header_timeout: 2.5\n    body_timeout: 4\n    max_connections: 7\n")
+    feed = configured_adapters(parse_config(text))[-1]
+    assert (feed.header_timeout, feed.body_timeout, feed.max_connections) == (2.5, 4, 7)
+    assert feed.known_rooms == {"console": {"studio"}}
+    defaults = configured_adapters(parse_config("adapters:\n  feed:\n    enabled: true\n    token: t\n"))[-1]
+    assert (defaults.header_timeout, defaults.body_timeout, defaults.max_connections) == (10, 10, 100)
+    assert defaults.known_rooms == {"console": {"demo"}}
+
+
+@pytest.mark.parametrize("key, value", [("header_timeout", 0), ("body_timeout", -1), ("max_connections", 0)])
+def test_the_config_refuses_limits_that_are_not_positive(key, value):
+    text = f"adapters:\n  feed:\n    enabled: true\n    token: t\n    {key}: {value}\n"
+    with pytest.raises(ConfigError, match=f"config.yaml:5: adapters.feed.{key}: Input should be greater"):
+        parse_config(text)
 
 
 async def test_a_busy_port_is_a_clear_error():

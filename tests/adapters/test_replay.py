@@ -113,3 +113,35 @@ async def test_missing_file_is_a_clear_error(tmp_path: Path):
         await adapter.run()
     with pytest.raises(AdapterError, match="speed must be > 0"):
         ReplayAdapter(tmp_path / "x", speed=0)
+
+
+# ---- refused at the edge: far-off times, empty names, a JSON array -----------------------------
+
+def test_timestamps_outside_the_window_are_bad_lines_with_their_numbers():
+    from adapters.model import TimeWindow
+
+    data = b"".join([line(id="1"), line(id="2", ts="0001-01-01T00:00:00+00:00"),
+                     line(id="3", ts="9999-12-31T23:59:59+14:00"), line(id="4", ts="2126-11-20T20:00:00+08:00"),
+                     line(id="5")])
+    items = parse(data, window=TimeWindow())
+    assert [e.event_id for e in items if not isinstance(e, BadLine)] == ["1", "5"]
+    bad = [b for b in items if isinstance(b, BadLine)]
+    assert [b.lineno for b in bad] == [2, 3, 4]
+    assert "more than 3650 days in the past" in bad[0].reason and "in the future" in bad[1].reason
+    assert len(parse(data)) == 5  # no window: every time parses (the reader alone is not the policy)
+
+
+def test_an_empty_user_or_room_is_a_bad_line():
+    items = parse(line(id="1", user="") + line(id="2", room="  ") + line(id="3"))
+    assert [(b.lineno, b.reason) for b in items if isinstance(b, BadLine)] == [
+        (1, "field 'user' is empty"), (2, "field 'room' is empty")]
+
+
+def test_a_json_array_file_says_replay_wants_json_lines_once():
+    records = [json.loads(line(id=str(i))) for i in range(3)]
+    pretty = json.dumps(records, indent=2).encode()
+    items = parse(pretty)
+    assert "JSON array" in items[0].reason and "jq -c '.[]'" in items[0].reason and items[0].lineno == 1
+    assert sum("JSON array" in b.reason for b in items) == 1
+    [one_line] = parse(json.dumps(records).encode() + b"\n")
+    assert "JSON Lines" in one_line.reason

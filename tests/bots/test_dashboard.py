@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,6 +29,7 @@ from bots.dashboard import DashboardDeps, DashboardServer, create_app  # noqa: E
 from bots.dashboard.auth import (Authenticator, DashboardConfigError, DashboardSettings, LoginLimiter,  # noqa: E402
                                  SessionStore, hash_password, same_origin, verify_password)
 from bots.metrics import Metrics  # noqa: E402
+from brain.memory import Store  # noqa: E402
 from brain.schema import questions  # noqa: E402
 
 BASE = "https://dash.test"
@@ -549,17 +551,73 @@ async def test_without_a_metrics_token_only_a_session_reads_metrics(bot):
         assert (await client.get("/metrics")).status_code == 200
 
 
-async def test_health_reports_an_unreachable_database(bot):
-    broken = create_app(DashboardDeps(store=type("S", (), {"engine": _BrokenEngine()})(), moderation=bot.moderation,
-                                      settings=settings()))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=broken), base_url=BASE) as client:
-        response = await client.get("/healthz")
-    assert response.status_code == 503 and response.json()["status"] == "error"
+async def test_health_reports_an_unreachable_database(bot, tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'gone.db'}")
+    try:
+        store.engine = sa.create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")
+        broken = create_app(DashboardDeps(store=store, moderation=bot.moderation, settings=settings()))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=broken), base_url=BASE) as client:
+            response = await client.get("/healthz")
+        assert response.status_code == 503 and response.json()["status"] == "error"
+        assert any("unreachable" in p for p in response.json()["problems"])
+    finally:
+        store.close()
 
 
-class _BrokenEngine:
-    def connect(self):
-        raise OSError("disk gone")
+async def test_health_fails_when_the_database_file_is_deleted_under_the_bot(bot, tmp_path):
+    """Fault 6: SQLite keeps writing an unlinked file; /healthz must notice the file on disk is gone."""
+    db = tmp_path / "live.db"
+    store = Store(f"sqlite:///{db}")
+    try:
+        app = create_app(DashboardDeps(store=store, moderation=bot.moderation, settings=settings()))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
+            assert (await client.get("/healthz")).status_code == 200
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            response = await client.get("/healthz")
+        assert response.status_code == 503
+        assert any("is gone" in p for p in response.json()["problems"])
+    finally:
+        store.close()
+
+
+async def _forged_logins(app, trusted: tuple[str, ...], caplog) -> list[int]:
+    """Seven wrong passwords to a real server, each with a different forged X-Forwarded-For."""
+    server = DashboardServer(app, host="127.0.0.1", port=0, trusted_proxies=trusted)
+    await server.start()
+    try:
+        codes = []
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            for i in range(7):
+                form = await client.get("/login")
+                response = await client.post(
+                    "/login", headers={"X-Forwarded-For": f"203.0.113.{i}", "Origin": server.url},
+                    data={"csrf": hidden(form.text), "name": "mo", "password": "guess", "next": "/"})
+                codes.append(response.status_code)
+        return codes
+    finally:
+        await server.stop()
+
+
+async def test_a_forged_forwarded_header_neither_resets_the_login_limit_nor_reaches_the_log(bot, caplog):
+    """Fault 4: with no trusted proxy the socket's peer is the client, whatever X-Forwarded-For says."""
+    plain = create_app(DashboardDeps(store=bot.runtime.store, moderation=bot.moderation,
+                                     settings=settings(secure_cookies=False)))
+    with caplog.at_level("WARNING", logger="bots.dashboard"):
+        codes = await _forged_logins(plain, (), caplog)
+    assert codes[:3] == [401, 401, 401] and set(codes[3:]) == {429}
+    assert "203.0.113" not in caplog.text and "failed login from 127.0.0.1" in caplog.text
+
+
+async def test_a_named_proxy_is_believed(bot, caplog):
+    plain = create_app(DashboardDeps(store=bot.runtime.store, moderation=bot.moderation,
+                                     settings=settings(secure_cookies=False)))
+    with caplog.at_level("WARNING", logger="bots.dashboard"):
+        codes = await _forged_logins(plain, ("127.0.0.1",), caplog)
+    assert set(codes) == {401}  # each forwarded address is its own client behind the trusted proxy
+    assert "failed login from 203.0.113.6" in caplog.text
+    with pytest.raises(ValidationError, match="not an IP address"):
+        settings(trusted_proxies=("proxy.example",))
 
 
 # ---- the server ----------------------------------------------------------------------------------

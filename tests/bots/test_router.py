@@ -1,6 +1,7 @@
 """Routing, role checks and replies, through the real router, registry and store."""
 
 import io
+import itertools
 
 from adapters.commands import CommandSpec, Param
 from adapters.console import ConsoleAdapter
@@ -9,11 +10,12 @@ from bots.app import Runtime
 from bots.config import Config, LimitsSection, RolesSection
 
 ROOM = Room("console", "r")
+_IDS = itertools.count(1)
 
 
 def command(text: str, role: Role = Role.VIEWER, user: str = "u", source: str = "console") -> CommandEvent:
     name, _, args = text[1:].partition(" ")
-    return CommandEvent(event_id=f"e-{text}", room=ROOM, author=User("console", user, user, role),
+    return CommandEvent(event_id=f"e{next(_IDS)}", room=ROOM, author=User("console", user, user, role),
                         text=text, command=name, args=args, source=source)
 
 
@@ -144,14 +146,16 @@ async def test_replies_go_back_through_the_adapter_the_event_came_from(data_dir)
     second = Collector("console-2")
     rt.router.attach(second)
     try:
-        await rt.router.dispatch(command("/help", source="console-2"))
-        await rt.router.dispatch(command("/help", source="console"))
+        asked = [command("/help", source="console-2"), command("/help", source="console")]
+        for event in asked:
+            await rt.router.dispatch(event)
         assert len(second.sent) == 1 and len(first.sent) == 1
         rt.store.flush()
         replies = list(rt.store.iter_events(kinds=["reply"]))
         assert [r.direction for r in replies] == ["out", "out"]
-        assert {r.event_id.split("-out")[0] for r in replies} == {"console", "console-2"}
-        assert all(r.reply_to == "e-/help" for r in replies)
+        # generated ids read adapter-run-outN: the adapter's name, then this run's mark
+        assert {r.event_id.rsplit("-", 2)[0] for r in replies} == {"console", "console-2"}
+        assert [r.reply_to for r in replies] == [e.event_id for e in asked]
     finally:
         rt.close()
 

@@ -140,3 +140,105 @@ def test_writes_after_close_are_refused(tmp_path):
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.record(message(1))
+
+
+# ---- nothing lost: rows the database refuses, duplicates, a stopped writer ---------------------
+
+def test_a_row_the_driver_cannot_encode_is_set_aside_and_the_rest_of_its_batch_is_written(store):
+    """Fault 1: a lone surrogate (valid JSON "\\ud800") once killed the writer and every later row."""
+    for i in range(10):
+        # record() itself does not repair: the adapters do (adapters.text.scrub_event); the writer must
+        # survive a row that slipped past them anyway.
+        store.record(message(i, "bad \ud800 text" if i == 4 else f"good {i}"))
+    assert store.flush()
+    assert sorted(int(e.event_id) for e in store.iter_events(room="replay:r1")) == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+    assert store.set_aside == 1 and store.health().writing and store.problems() == []
+    with store.engine.connect() as conn:
+        [letter] = conn.execute(sa.select(schema.dead_letters)).all()
+    assert letter.table_name == "events" and "UnicodeEncodeError" in letter.error
+    assert letter.payload.isascii() and '"event_id": "4"' in letter.payload and "\\ud800" in letter.payload
+    store.record(message(10, "after"))  # and the writer goes on
+    assert store.flush() and store.count() == 10
+
+
+def test_an_event_is_stored_once_whoever_writes_it(tmp_path):
+    """Fault 3: (room, event_id) identifies an event; a second copy is skipped and counted."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first, second = Store(url), Store(url)
+    try:
+        for s in (first, second):  # two processes writing the same events
+            for i in range(5):
+                s.record(message(i))
+            assert s.flush()
+        assert first.count() == 5 and first.committed + second.committed == 5
+        assert second.duplicates == 5
+        other_room = MessageEvent(event_id="0", room=Room("replay", "r2"), author=User("replay", "u", "u"), text="x")
+        second.record(other_room)  # the same id in another room is another event
+        assert second.flush() and first.count() == 6
+    finally:
+        first.close()
+        second.close()
+
+
+def test_claim_refuses_what_is_taken_or_stored_and_asks_the_database_only_for_rooms_with_history(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first = Store(url)
+    try:
+        assert first.claim(message(1)) and not first.claim(message(1))  # taken by this process
+        first.record(message(1))
+        assert first.flush()
+    finally:
+        first.close()
+    later = Store(url)  # a restart, or another process
+    try:
+        queries = []
+        sa.event.listen(later.engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+        assert not later.claim(message(1))  # stored by the first
+        assert later.claim(message(2)) and not later.claim(message(2))
+        fresh = MessageEvent(event_id="1", room=Room("replay", "new"), author=User("replay", "u", "u"), text="x")
+        queries.clear()
+        assert later.claim(fresh) and later.claim(fresh.__class__(**{**_fields(fresh), "event_id": "2"}))
+        assert len(queries) == 1  # one look at the new room, then its events are checked in memory
+    finally:
+        later.close()
+
+
+def _fields(event: MessageEvent) -> dict:
+    return {name: getattr(event, name) for name in ("event_id", "room", "author", "text", "ts")}
+
+
+def test_migration_6_removes_copies_a_replay_stored_twice(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        schema.schema_version.create(conn)
+        for version, description, step in schema.MIGRATIONS[:5]:
+            step(conn)
+            conn.execute(schema.schema_version.insert().values(version=version, description=description,
+                                                               applied_at=0))
+        row = dict(event_id="1", room="replay:r1", platform="replay", source="replay", kind="chat",
+                   direction="in", user_key="replay:u", user_name="u", role="viewer", text="hi", ts=1.0,
+                   recorded_at=1.0)
+        conn.execute(sa.text("INSERT INTO events (event_id, room, platform, source, kind, direction, user_key, "
+                             "user_name, role, text, ts, recorded_at) VALUES (:event_id, :room, :platform, "
+                             ":source, :kind, :direction, :user_key, :user_name, :role, :text, :ts, "
+                             ":recorded_at)"), [row, row, {**row, "event_id": "2"}, row])
+    engine.dispose()
+    store = Store(url)
+    try:
+        assert (store.schema_before, store.schema_version) == (5, len(schema.MIGRATIONS))
+        assert sorted((e.id, e.event_id) for e in store.iter_events()) == [(1, "1"), (3, "2")]
+    finally:
+        store.close()
+
+
+def test_a_stopped_writer_is_reported_and_refuses_new_rows(store):
+    """If the writer ever stops, nothing may pretend to record: record() raises, problems() says why."""
+    store._queue.put(object())  # what a bug in the writer would meet: an item it cannot even set aside
+    store._writer.join(5)
+    assert not store._writer.is_alive()
+    assert not store.health().writing
+    [problem] = store.problems()
+    assert "writer has stopped" in problem
+    with pytest.raises(StoreError, match="writer has stopped"):
+        store.record(message(1))

@@ -124,7 +124,7 @@ class ReplayDriver(Driver):
     async def sent(self) -> list[Sent]:
         if self.adapter is None:
             log = self.tmp / "contract.jsonl"
-            log.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in self.lines))
+            log.write_text("".join(json.dumps(line) + "\n" for line in self.lines))  # ASCII: escapes survive
             self.adapter = ReplayAdapter(log, fast=True)
             self.runtime.router.attach(self.adapter)
             await asyncio.wait_for(self.adapter.run(), 30)

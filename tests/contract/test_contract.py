@@ -202,3 +202,20 @@ async def test_a_risky_answer_waits_for_a_moderator_whose_edit_answers_the_next_
     sent = await wait_for(driver, "lifetime access. (source: moderator)")
     assert any(s.text.endswith("lifetime access. (source: moderator)") for s in sent), [s.text for s in sent]
     assert not moderation.queue.pending()
+
+
+async def test_text_no_database_can_store_is_repaired_and_recording_goes_on(driver):
+    """A lone surrogate (valid JSON "\\ud800") once stopped the store's writer for good; every adapter
+    now repairs it at the edge (U+FFFD, flagged), and what follows is recorded and answered as usual."""
+    bad = await driver.say("is it \ud800 waterproof?")
+    good = await driver.say("主播，包邮吗？", user="bob")
+    await settle(driver)
+    sent = await driver.sent()
+    store = driver.runtime.store
+    assert store.flush()
+    rows = {e.event_id: e for e in store.iter_events() if e.direction == "in"}
+    assert rows[bad].text == "is it \ufffd waterproof?" and "repaired" in rows[bad].flags
+    assert rows[good].text == "主播，包邮吗？" and "repaired" not in rows[good].flags
+    assert any("99 元" in s.text for s in sent), [s.text for s in sent]  # alone, or with the first in one reply
+    assert driver.runtime.router.stats.repaired == 1
+    assert store.set_aside == 0 and store.problems() == []
