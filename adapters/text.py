@@ -3,11 +3,13 @@ repairing text no database can store before it enters the runtime."""
 
 from __future__ import annotations
 
+import functools
 import re
+from datetime import datetime
 from dataclasses import fields, is_dataclass, replace
 from typing import Any, Mapping, TypeVar
 
-from adapters.model import Event
+from adapters.model import Event, Role
 
 __all__ = ["split_message", "scrub_text", "scrub_event", "REPLACEMENT"]
 
@@ -63,6 +65,33 @@ def scrub_text(text: str) -> str:
     return _UNSTORABLE.sub(REPLACEMENT, text)
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name != "raw")  # raw: the platform's payload, never stored
+
+
+def _needs_scrub(value: Any) -> bool:
+    """Whether ``value`` holds an unstorable character anywhere (the fast check every event gets)."""
+    kind = type(value)
+    if kind is str:
+        return _UNSTORABLE.search(value) is not None
+    if value is None or kind in _ATOMIC:
+        return False
+    if isinstance(value, str):  # a str subclass
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, (tuple, frozenset)):
+        return any(_needs_scrub(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(_needs_scrub(k) or _needs_scrub(v) for k, v in value.items())
+    if is_dataclass(value) and not isinstance(value, type):
+        return any(_needs_scrub(getattr(value, name)) for name in _field_names(kind))
+    return False
+
+
+#: Field value types that hold no text: skipped at the cost of one set lookup.
+_ATOMIC = frozenset({int, float, bool, datetime, Role})
+
+
 def _scrub_value(value: Any) -> Any:
     if isinstance(value, str):
         return scrub_text(value)
@@ -80,13 +109,11 @@ def _scrub_value(value: Any) -> Any:
 
 def _scrub_dataclass(obj: Any) -> Any:
     changes = {}
-    for f in fields(obj):
-        if f.name == "raw":  # the platform's payload, kept for debugging, never stored
-            continue
-        before = getattr(obj, f.name)
+    for name in _field_names(type(obj)):
+        before = getattr(obj, name)
         after = _scrub_value(before)
         if after is not before:
-            changes[f.name] = after
+            changes[name] = after
     return replace(obj, **changes) if changes else obj
 
 
@@ -96,7 +123,6 @@ def scrub_event(event: E) -> E:
     Returns the same object when nothing needed repair; otherwise a copy flagged ``repaired``, so
     the change is recorded with the event and never made silently.
     """
-    cleaned = _scrub_dataclass(event)
-    if cleaned is event:
+    if not _needs_scrub(event):
         return event
-    return cleaned.with_flags("repaired")
+    return _scrub_dataclass(event).with_flags("repaired")

@@ -40,6 +40,8 @@ _STOP = object()
 _TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError)
 #: Event keys the store remembers to refuse a second copy without asking the database.
 _SEEN_KEYS = 1_000_000
+#: A room holding at most this many inbound events has its ids loaded when first seen (one query).
+_PRELOAD_IDS = 200_000
 _QUESTION_NULLS = {c.name: None for c in questions.columns if c.name != "id"}
 
 
@@ -174,8 +176,8 @@ class Store:
         self._file, self._file_identity = _sqlite_file(self.engine)
         # (room, event_id) of inbound events this process took: a second copy is refused without a query.
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
-        # Rooms that held no inbound events when this process first saw them: their duplicates can only be
-        # in ``_seen``, so no query is needed (False once a key of the room is forgotten).
+        # Rooms whose stored ids were all in ``_seen`` when this process first saw them: their duplicates
+        # can only be in ``_seen``, so no query is needed (False once a key of the room is forgotten).
         self._fresh_rooms: dict[str, bool] = {}
         self._seen_lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
@@ -273,7 +275,7 @@ class Store:
                 return False
             fresh = self._fresh_rooms.get(key[0])
         if fresh is None:
-            fresh = not self._has_inbound(key[0])
+            fresh = self._learn_room(key[0])
         if not fresh and self._is_stored(*key):
             return False
         with self._seen_lock:
@@ -281,15 +283,33 @@ class Store:
                 return False
             self._fresh_rooms.setdefault(key[0], fresh)
             self._seen[key] = None
-            if len(self._seen) > _SEEN_KEYS:
-                (old_room, _), _ = self._seen.popitem(last=False)
-                self._fresh_rooms[old_room] = False  # its forgotten keys must be looked up from now on
+            self._forget_oldest()
         return True
 
-    def _has_inbound(self, room: str) -> bool:
+    def _learn_room(self, room: str) -> bool:
+        """First sight of ``room``: remember the ids it holds; True when all are now in memory.
+
+        An empty room (a fresh replay) costs one query; a room with history up
+        to `_PRELOAD_IDS` events (a replay run again or resumed) one query that
+        loads its ids, instead of one query per event; a bigger room is checked
+        event by event.
+        """
+        inbound = sa.and_(events.c.room == room, events.c.direction == "in")
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(events.c.id).where(events.c.room == room)
-                                .limit(1)).first() is not None
+            stored = conn.execute(sa.select(sa.func.count()).select_from(events).where(inbound)).scalar_one()
+            known = stored <= _PRELOAD_IDS
+            ids = conn.execute(sa.select(events.c.event_id).where(inbound)).scalars().all() if stored and known else []
+        with self._seen_lock:
+            for event_id in ids:
+                self._seen[(room, event_id)] = None
+            self._fresh_rooms.setdefault(room, known)
+            self._forget_oldest()
+        return known
+
+    def _forget_oldest(self) -> None:
+        while len(self._seen) > _SEEN_KEYS:
+            (old_room, _), _ = self._seen.popitem(last=False)
+            self._fresh_rooms[old_room] = False  # its forgotten keys must be looked up from now on
 
     def _is_stored(self, room: str, event_id: str) -> bool:
         with self.engine.connect() as conn:

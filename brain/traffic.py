@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -166,9 +167,12 @@ def _span(first: int | None, last: int | None, step: int, offset: float, since: 
         base = lo if lo is not None else (hi if hi is not None else 0)
         return int(base), int(base) - 1
     if hi - lo + 1 > MAX_SERIES_BUCKETS:
-        log.warning("traffic: a series of %d buckets of %d s asked for; keeping the latest %d",
-                    hi - lo + 1, step, MAX_SERIES_BUCKETS)
-        lo = hi - MAX_SERIES_BUCKETS + 1
+        # Too long to be real: end it by tomorrow (a year-9999 typo says nothing) and keep what precedes.
+        asked = hi - lo + 1
+        hi = max(lo, min(hi, math.floor((time.time() + DAY - offset) / step)))
+        lo = max(lo, hi - MAX_SERIES_BUCKETS + 1)
+        log.warning("traffic: a series of %d buckets of %d s asked for; keeping %d up to %s", asked, step,
+                    hi - lo + 1, datetime.fromtimestamp(hi * step + offset, timezone.utc).isoformat())
     return int(lo), int(hi)
 
 

@@ -57,6 +57,21 @@ def _no_network():
     socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
 
 
+def write_log(path: Path, n: int, *, start: int = 0, bad_every: int = 0) -> Path:
+    """A JSON Lines chat log of ``n`` numbered messages in room ``bench`` (every ``bad_every``-th line broken)."""
+    import json
+
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(start, start + n):
+            if bad_every and i % bad_every == 0:
+                f.write("{broken\n")
+                continue
+            f.write(json.dumps({"id": str(i), "ts": f"2026-11-20T20:{(i // 60) % 60:02d}:{i % 60:02d}+08:00",
+                                "user": f"viewer{i % 50}", "text": f"message number {i}",
+                                "room": "bench"}) + "\n")
+    return path
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import write_log  # noqa: E402
+
 from bots.cli import cli
 from bots.guard import PackageConflict, conflicts, ensure_no_conflicts
 
@@ -34,16 +37,6 @@ def invoke(*args: str, data_dir: Path, input: str | None = None):
                               catch_exceptions=False)
 
 
-def write_log(path: Path, n: int, *, start: int = 0, bad_every: int = 0) -> Path:
-    with path.open("w", encoding="utf-8") as f:
-        for i in range(start, start + n):
-            if bad_every and i % bad_every == 0:
-                f.write("{broken\n")
-                continue
-            f.write(json.dumps({"id": str(i), "ts": f"2026-11-20T20:{(i // 60) % 60:02d}:{i % 60:02d}+08:00",
-                                "user": f"viewer{i % 50}", "text": f"message number {i}",
-                                "room": "bench"}) + "\n")
-    return path
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["replay"], ["check"], ["ingest"], ["ask"], ["eval"],

@@ -180,7 +180,7 @@ def test_an_event_is_stored_once_whoever_writes_it(tmp_path):
         second.close()
 
 
-def test_claim_refuses_what_is_taken_or_stored_and_asks_the_database_only_for_rooms_with_history(tmp_path):
+def test_claim_refuses_what_is_taken_or_stored_with_one_look_at_each_room(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     first = Store(url)
     try:
@@ -195,10 +195,28 @@ def test_claim_refuses_what_is_taken_or_stored_and_asks_the_database_only_for_ro
         sa.event.listen(later.engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
         assert not later.claim(message(1))  # stored by the first
         assert later.claim(message(2)) and not later.claim(message(2))
+        assert all(later.claim(message(i)) for i in range(3, 100))
+        assert len(queries) == 2  # the room's count and its ids, once; then every check is in memory
         fresh = MessageEvent(event_id="1", room=Room("replay", "new"), author=User("replay", "u", "u"), text="x")
         queries.clear()
         assert later.claim(fresh) and later.claim(fresh.__class__(**{**_fields(fresh), "event_id": "2"}))
-        assert len(queries) == 1  # one look at the new room, then its events are checked in memory
+        assert len(queries) == 1  # an empty room: one look
+    finally:
+        later.close()
+
+
+def test_a_room_too_big_to_load_is_checked_event_by_event(tmp_path, monkeypatch):
+    from brain import memory
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first = Store(url)
+    for i in range(5):
+        first.record(message(i))
+    first.close()
+    monkeypatch.setattr(memory, "_PRELOAD_IDS", 3)
+    later = Store(url)
+    try:
+        assert not later.claim(message(4)) and later.claim(message(5)) and not later.claim(message(5))
     finally:
         later.close()
 

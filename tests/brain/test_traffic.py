@@ -446,3 +446,27 @@ def test_forecast_chart_is_a_png(tmp_path):
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000
     with pytest.raises(ValueError, match="values"):
         plot_forecast(ts[:-1], y, fc, tmp_path / "x.png")
+
+
+def test_a_far_off_timestamp_in_an_old_database_cannot_blow_up_a_series(tmp_path):
+    """Issue 17, fault 2: a year-0001 row once made report --list allocate 39 GiB. Edges now refuse such
+    times; a database written before still holds them, so a series too long to be real ends by tomorrow
+    and keeps at most MAX_SERIES_BUCKETS before that."""
+    from brain import traffic
+
+    store = Store(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    room = Room("replay", "r")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for i, ts in enumerate((datetime(1, 1, 1, tzinfo=timezone.utc), now - timedelta(minutes=5), now,
+                            datetime(9999, 12, 31, 9, 59, tzinfo=timezone.utc))):
+        store.record(MessageEvent(event_id=str(i), room=room, author=User("replay", "u", "u"), text="hi", ts=ts))
+    try:
+        started = time.perf_counter()
+        from_store = activity_series(store, room.key)
+        from_events = activity_series(list(store.iter_events(room=room.key)), room.key)
+        assert time.perf_counter() - started < 5
+        for series in (from_store, from_events):
+            assert len(series) == traffic.MAX_SERIES_BUCKETS
+            assert series.messages.sum() == 2  # the two recent rows; neither typo
+    finally:
+        store.close()

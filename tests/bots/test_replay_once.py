@@ -1,0 +1,135 @@
+"""An event is stored and answered once: a log replayed again, resumed after a kill, or twice at once.
+
+Fault 3 of issue 17: after a killed replay, replaying the same file stored
+75,500 rows for 50,000 distinct ids. An event's id identifies it within its
+room; the store refuses a second copy and the runtime does not act on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import ROOT, write_log  # noqa: E402
+
+from bots.cli import cli
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"knowledge:\n  path: {ROOT / 'knowledge'}\nretrieval:\n  embedder: hashing\n"
+                    "answers:\n  hold: 0\n")
+    return path
+
+
+def replay(config: Path, data: Path, log: Path) -> dict:
+    result = CliRunner().invoke(cli, ["--config", str(config), "--data-dir", str(data), "replay", str(log),
+                                      "--fast", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def stored(data: Path) -> tuple[int, int, int]:
+    """(rows, distinct (room, event_id) pairs, questions) of inbound events in the data dir's database."""
+    with sqlite3.connect(data / "liveroom.db") as conn:
+        rows, distinct = conn.execute("select count(*), count(distinct room || ' ' || event_id) from events "
+                                      "where direction = 'in'").fetchone()
+        asked = conn.execute("select count(*) from questions").fetchone()[0]
+    return rows, distinct, asked
+
+
+def test_a_log_replayed_again_is_neither_stored_nor_answered_twice(tmp_path, config):
+    sample = ROOT / "knowledge" / "samples" / "room.jsonl"
+    data = tmp_path / "d"
+    first = replay(config, data, sample)
+    assert first["questions"] > 0 and first["replies"] > 0 and first["already_stored"] == 0
+    before = stored(data)
+    again = replay(config, data, sample)
+    assert again["already_stored"] == first["messages"] == again["messages"]
+    assert again["replies"] == 0 and again["questions"] == 0 and again["committed"] == 0
+    assert stored(data) == before and before[0] == before[1]
+
+
+def test_a_plain_summary_says_what_was_skipped(tmp_path, config):
+    log = write_log(tmp_path / "chat.jsonl", 50)
+    data = tmp_path / "d"
+    replay(config, data, log)
+    result = CliRunner().invoke(cli, ["--config", str(config), "--data-dir", str(data), "replay", str(log),
+                                      "--fast", "--quiet"], catch_exceptions=False)
+    assert "events: 50 already stored (skipped, not answered again)" in result.output
+
+
+def _liveroom(config: Path, data: Path, *args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "LIVEROOM_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen([sys.executable, "-m", "bots.cli", "--config", str(config), *args], cwd=ROOT,
+                            env=env, **kwargs)
+
+
+def _quiet_config(tmp_path: Path) -> Path:
+    """Storage only: no model, no audience worker (the store is under test, as in test_cli's kill -9 test)."""
+    path = tmp_path / "quiet.yaml"
+    path.write_text("answers: {enabled: false}\nproducts: {enabled: false}\naudience: {enabled: false}\n")
+    return path
+
+
+@pytest.mark.integration
+def test_a_replay_killed_midway_resumes_where_it_stopped(tmp_path):
+    log = write_log(tmp_path / "big.jsonl", 60_000)
+    data = tmp_path / "d"
+    config = _quiet_config(tmp_path)
+    proc = _liveroom(config, data, "replay", str(log), "--fast", "--json",
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db = data / "liveroom.db"
+    seen = 0
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and seen < 10_000:
+            if db.exists():
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+                        seen = conn.execute("select count(*) from events").fetchone()[0]
+                except sqlite3.OperationalError:
+                    pass  # not created yet
+            time.sleep(0.05)
+        assert proc.poll() is None, "replay ended before it could be killed: make the log bigger"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = stored(data)[0]
+    assert 10_000 <= killed_at < 60_000
+    resumed = replay(config, data, log)
+    assert resumed["already_stored"] == killed_at and resumed["committed"] == 60_000 - killed_at
+    rows, distinct, _ = stored(data)
+    assert rows == distinct == 60_000
+
+
+@pytest.mark.integration
+def test_two_replays_of_one_file_at_once_store_each_event_once(tmp_path):
+    log = write_log(tmp_path / "chat.jsonl", 20_000)
+    data = tmp_path / "d"
+    config = _quiet_config(tmp_path)
+    replay(config, data, write_log(tmp_path / "warm.jsonl", 1, start=10**6))  # create and migrate the database
+    procs = [_liveroom(config, data, "replay", str(log), "--fast", "--json", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out))
+    rows, distinct, _ = stored(data)
+    assert rows == distinct == 20_001
+    assert sum(r["committed"] for r in reports) == 20_000  # every event written by exactly one of them
+    assert sum(r["already_stored"] for r in reports) == 20_000
