@@ -89,7 +89,12 @@ def configured_adapters(config: Config) -> list[Adapter]:
         routes = {a.platform: a.name for a in adapters}
         adapters.append(FeedAdapter(feed.token, routes=routes, host=feed.host, port=feed.port,
                                     name="feed", host_name=feed.host_name,
-                                    max_body_bytes=feed.max_body_bytes))
+                                    max_body_bytes=feed.max_body_bytes,
+                                    known_rooms={a.platform: {a.room.id} for a in adapters
+                                                 if isinstance(a, ConsoleAdapter)},
+                                    header_timeout=feed.header_timeout, body_timeout=feed.body_timeout,
+                                    max_connections=feed.max_connections,
+                                    window=config.limits.time_window()))
     return adapters
 
 
@@ -168,25 +173,14 @@ class Runtime:
                    traffic, moderation, metrics, dashboard)
 
     async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True) -> None:
-        """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup."""
-        for adapter in adapters:
-            self.router.attach(adapter)
-        specs = self.registry.specs()
-        for adapter in adapters:
-            await adapter.register_commands(specs)
+        """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup.
 
-        if self.answering is not None or self.products is not None:
-            self.brain.start()  # load the knowledge base while the room warms up
-        if self.schedule is not None:
-            await self.schedule.start()
-        if self.moderation is not None:
-            await self.moderation.start()
-        retention = asyncio.create_task(self._retention_loop(), name="retention")
-        if self.dashboard is not None:
-            await self.dashboard.start()
-            log.warning("dashboard at %s", self.dashboard.url)  # shown on the console: where to log in
+        The signal handlers are installed before the first await, so a signal while
+        the room starts up is a graceful stop too; it never waits for the embedding
+        model (`BrainHost.abandon`): that load takes seconds and cannot be cut short.
+        """
         loop = asyncio.get_running_loop()
-        tasks = [asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters]
+        tasks: list[asyncio.Task[None]] = []  # the adapters' runs, once started
         stopping = False
 
         def request_stop() -> None:
@@ -197,8 +191,10 @@ class Runtime:
                 return
             stopping = True
             log.info("stop requested; shutting down adapters")
-            for adapter in adapters:
-                loop.create_task(adapter.stop())
+            self.brain.abandon()  # waiters give up now, not when the model has loaded (seconds)
+            if tasks:  # adapters not started yet (a signal during start-up) never will be
+                for adapter in adapters:
+                    loop.create_task(adapter.stop())
 
         installed: list[int] = []
         if handle_signals:
@@ -208,6 +204,25 @@ class Runtime:
                     installed.append(sig)
                 except (NotImplementedError, RuntimeError):  # not the main thread, or no support
                     pass
+
+        for adapter in adapters:
+            self.router.attach(adapter)
+        specs = self.registry.specs()
+        for adapter in adapters:
+            await adapter.register_commands(specs)
+
+        if not stopping and (self.answering is not None or self.products is not None):
+            self.brain.start()  # load the knowledge base while the room warms up
+        if self.schedule is not None:
+            await self.schedule.start()
+        if self.moderation is not None:
+            await self.moderation.start()
+        retention = asyncio.create_task(self._retention_loop(), name="retention")
+        if self.dashboard is not None:
+            await self.dashboard.start()
+            log.warning("dashboard at %s", self.dashboard.url)  # shown on the console: where to log in
+        if not stopping:  # a signal during start-up: straight to the shutdown below
+            tasks.extend(asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters)
         try:
             pending = set(tasks)
             auxiliary = {t for a, t in zip(adapters, tasks) if getattr(a, "auxiliary", False)}

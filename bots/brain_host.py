@@ -8,13 +8,23 @@ thread, so two jobs would only fight over the second core the loop needs).
 
 The knowledge base is loaded in the background at start-up; callers await
 `ready()` and the room keeps chatting meanwhile.
+
+A stopping bot does not wait for that load: importing torch and reading the
+model takes seconds that cannot be interrupted, longer than a service manager
+grants a stop. The worker is therefore a daemon thread, not a
+`ThreadPoolExecutor` (whose threads the interpreter joins at exit): `abandon`
+fails `ready()` at once, and `shutdown` waits for the thread only briefly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+import weakref
+from concurrent.futures import Executor, Future, InvalidStateError
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -32,9 +42,102 @@ __all__ = ["BrainHost", "BrainUnavailable"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: Seconds `BrainHost.shutdown` waits for a job still running (a model load) before leaving it behind.
+SHUTDOWN_GRACE = 1.0
+
+_Job = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+#: Every worker whose thread was started, for `_finish_at_exit`.
+_workers: "weakref.WeakSet[_DaemonWorker]" = weakref.WeakSet()
+
 
 class BrainUnavailable(RuntimeError):
     """The knowledge base could not be loaded; the message says why."""
+
+
+class _DaemonWorker(Executor):
+    """Runs submitted jobs one at a time, in order, on one daemon thread.
+
+    Not a `ThreadPoolExecutor`: the interpreter joins those threads at exit, so a
+    model load in progress would hold a stopping process until it finished. A
+    daemon thread is simply left behind when the process ends.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> "Future[T]":
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new jobs after shutdown")
+            self._jobs.put((future, fn, args, kwargs))
+            if self._thread.ident is None:
+                self._thread.start()  # on first use: most commands never touch the brain
+                _workers.add(self)
+        return future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args, kwargs = job
+            try:
+                if not future.set_running_or_notify_cancel():
+                    continue  # cancelled while queued
+            except RuntimeError:
+                continue  # failed by `BrainHost.abandon` while queued: nobody waits for it
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiter, as ThreadPoolExecutor does
+                _settle(future, exc)
+            else:
+                _settle(future, None, result)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False,
+                 timeout: float | None = None) -> None:
+        """Take no more jobs; with ``wait``, wait for the running one at most ``timeout`` seconds."""
+        with self._lock:
+            self._closed = True
+            while cancel_futures:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+            self._jobs.put(None)
+        if wait and self._thread.ident is not None:
+            self._thread.join(timeout)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the thread is still running (a job, possibly one that was given up on)."""
+        return self._thread.is_alive()
+
+
+@atexit.register
+def _finish_at_exit() -> None:
+    """Let a job still running end before the interpreter finalises, as ThreadPoolExecutor's do.
+
+    A daemon thread inside torch's C++ code while the interpreter finalises can
+    abort the process ("terminate called without an active exception"). A load
+    given up on (`BrainHost.abandon`) ends at its next step. ``liveroom run`` does
+    not come here: it ends with ``os._exit`` once its store is closed (bots.cli).
+    """
+    for worker in list(_workers):
+        worker.shutdown(wait=True, cancel_futures=True)
+
+
+def _settle(future: "Future[Any]", exc: BaseException | None, result: Any = None) -> None:
+    """Finish ``future`` unless `BrainHost.abandon` already failed it (the waiters have moved on)."""
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass
 
 
 class BrainHost:
@@ -44,8 +147,10 @@ class BrainHost:
         self.config = config
         self.data_dir = data_dir
         self.knowledge_root = knowledge_root or Path(config.knowledge.path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brain")
+        self._executor = _DaemonWorker("brain")
         self._loaded: Future[IngestSummary] | None = None
+        #: Set when the process stops: a load in progress gives up at its next step.
+        self._stopping = threading.Event()
         self.embedder: Embedder | None = None
         self.kb: KnowledgeBase | None = None
         self.answerer: Answerer | None = None
@@ -83,16 +188,28 @@ class BrainHost:
         assert self._loaded is not None
         return self._loaded.result()
 
+    @property
+    def busy(self) -> bool:
+        """Whether the brain thread still runs a job, e.g. a load that `shutdown` stopped waiting for."""
+        return self._executor.busy
+
+    def _check_stopping(self) -> None:
+        """Give up between the steps of a load when the process is stopping (no step can be cut short)."""
+        if self._stopping.is_set():
+            raise BrainUnavailable("the bot stopped before the knowledge base had loaded")
+
     def _load(self, progress: Callable[[int], None] | None = None) -> IngestSummary:
         cfg = self.config
         if not self.knowledge_root.is_dir():
             raise BrainUnavailable(f"knowledge folder {self.knowledge_root} does not exist "
                                    f"(set knowledge.path in the config)")
+        self._check_stopping()
         self.embedder = make_embedder(cfg.retrieval.embedder)
         options = IngestOptions(max_bytes=int(cfg.knowledge.max_file_mb * 1024 * 1024),
                                 chunking=ChunkingOptions(target_chars=cfg.knowledge.chunk_chars,
                                                          max_chars=max(cfg.knowledge.chunk_chars * 8 // 5, 160)))
         self.kb = KnowledgeBase(self.knowledge_root, self.data_dir / "kb", self.embedder, options)
+        self._check_stopping()
         summary = self.kb.ingest(progress=progress)
         lexical = self.kb.index.lexical
         self.answerer = Answerer(self.kb.search, idf=lexical.idf, known=lexical.knows, llm=self.llm,
@@ -106,6 +223,7 @@ class BrainHost:
             embed=lambda texts: embedder.embed([answerer.search_text(t) for t in texts]))
         for line in summary.lines():
             log.info("%s", line)
+        self._check_stopping()
         # Warm up: load the model's weights and jieba's dictionary now, not on a viewer's question.
         for probe in ("how much is it?", "多少钱？"):
             self.answerer.retrieve(probe)
@@ -133,6 +251,27 @@ class BrainHost:
         if self.llm is not None:
             await self.llm.close()
 
-    def shutdown(self) -> None:
-        """Stop the brain thread; a load in progress finishes, queued jobs are dropped."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def abandon(self) -> None:
+        """The process is stopping: fail `ready()` now instead of when the model has loaded.
+
+        Waiters (questions, product rankings) then give up at once and record what
+        they hold as unanswered; the load itself stops at its next step or is left
+        behind on its daemon thread. Safe to call from any thread, more than once.
+        """
+        self._stopping.set()
+        loaded = self._loaded
+        if loaded is not None and not loaded.done():
+            _settle(loaded, BrainUnavailable("the bot stopped before the knowledge base had loaded"))
+
+    def shutdown(self, timeout: float | None = SHUTDOWN_GRACE) -> None:
+        """Stop the brain thread: queued jobs are dropped, a running one gets ``timeout`` seconds.
+
+        A model load still running after that is abandoned rather than waited for
+        (it can take ten seconds): ``liveroom run`` then ends the process at once;
+        other commands let it reach its next step at exit (`_finish_at_exit`).
+        """
+        if self._loaded is not None and not self._loaded.done():
+            self.abandon()
+        self._executor.shutdown(wait=True, cancel_futures=True, timeout=timeout)
+        if self.busy:
+            log.info("brain: not waiting for the knowledge base to finish loading")

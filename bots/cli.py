@@ -15,8 +15,11 @@ import json
 import logging
 import os
 import resource
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,10 @@ from bots.cli_rooms import echo_figures
 from bots.guard import PackageConflict, ensure_no_conflicts
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+    from types import FrameType
+    from typing import NoReturn
+
     from bots.app import Runtime
     from bots.config import Config
 
@@ -111,13 +118,62 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path) -> None:
 def run(settings: Settings) -> None:
     """Start the adapters the config enables (the shipped config: a console room).
 
-    Ctrl-C (SIGINT) or SIGTERM stops it gracefully; everything said is kept.
+    Ctrl-C (SIGINT) or SIGTERM stops it gracefully within seconds, with exit
+    code 0, whenever it comes (also while it starts or loads the knowledge
+    base); everything said is kept.
     """
     serve(settings)
 
 
+class _StoppedEarly(BaseException):
+    """SIGINT/SIGTERM before the event loop took the signals over (imports, config, the store).
+
+    A BaseException, like KeyboardInterrupt: no ``except Exception`` on the way may swallow it.
+    """
+
+
+def _stop_early(signum: int, frame: "FrameType | None") -> None:
+    raise _StoppedEarly(signum)
+
+
+@contextmanager
+def _stop_early_on_signals() -> "Iterator[None]":
+    """SIGINT/SIGTERM end start-up at once, with the exit code of a graceful stop (0).
+
+    Start-up takes seconds (imports, opening and migrating the store) and nothing
+    has been received yet, so unwinding is the whole graceful stop; by default
+    SIGTERM would kill the process (-15) and SIGINT print a traceback.
+    `Runtime.serve` takes both signals over before its first await; the previous
+    handlers come back afterwards (in-process callers such as tests keep theirs).
+    Before this runs (Python starting, the package guard: ~0.3 s) the default
+    actions apply, which end the process at once too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in stops}
+    for sig in stops:
+        signal.signal(sig, _stop_early)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, handler)
+
+
 def serve(settings: Settings) -> None:
     """Build the runtime and serve the configured adapters until they end or a stop signal."""
+    try:
+        with _stop_early_on_signals():
+            _serve(settings)
+    except _StoppedEarly:
+        click.echo("liveroom: stopped while starting", err=True)
+
+
+def _serve(settings: Settings) -> None:
+    """`serve` inside its early signal handlers: the runtime is closed (the store flushed) however it ends."""
     from adapters.base import AdapterError
     from bots.app import NoAdapterError, configured_adapters
     config = settings.config()
@@ -132,6 +188,32 @@ def serve(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from None
     finally:
         runtime.close()
+        if runtime.brain.busy:  # stopped while the model loads: do not wait for it at exit
+            _exit_leaving_the_load(sys.exc_info()[1])  # in a finally: the error on its way out, if any
+
+
+def _exit_leaving_the_load(error: BaseException | None) -> "NoReturn":
+    """End the process now: the store is closed, but the model still loads on its daemon thread.
+
+    Finalising the interpreter under that thread can abort the process (torch's
+    C++ code: "terminate called without an active exception", exit -6), and the
+    atexit hook that prevents it waits for the load. What the interpreter would
+    still do here (report the error, flush the output and the log) is done first.
+    """
+    code = 0
+    if isinstance(error, click.ClickException):
+        error.show()
+        code = error.exit_code
+    elif error is not None:
+        sys.excepthook(type(error), error, error.__traceback__)
+        code = EXIT_RUNTIME
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or a broken pipe: nothing left to save
+            pass
+    os._exit(code)
 
 
 @cli.command()
@@ -159,7 +241,8 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
                disable=True if as_json else None, file=sys.stderr, leave=False)
     adapter = ReplayAdapter(file, fast=fast, speed=speed or config.replay.speed,
                             max_line_bytes=config.replay.max_line_bytes,
-                            echo=None if (as_json or quiet) else sys.stdout, progress=bar.update)
+                            echo=None if (as_json or quiet) else sys.stdout, progress=bar.update,
+                            window=config.limits.time_window())
     try:
         elapsed = _serve_file(runtime, adapter)
     finally:
@@ -171,12 +254,25 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
     click.echo(f"replayed {report['messages']} events in {report['seconds']:.2f} s "
                f"({report['msgs_per_s']:.0f}/s); {report['replies']} bot replies; "
                f"{report['bad_lines']} bad lines; {report['truncated']} truncated")
+    kept = _kept_summary(report)
+    if kept:
+        click.echo(kept)
     click.echo(f"questions {report['questions']}: {report['answers']} answered, {report['abstained']} "
                f"passed to the host, {report['merged']} merged into bursts")
     for bad in adapter.stats.bad_line_samples[:10]:
         click.echo(f"  line {bad.lineno}: {bad.reason}", err=True)
     if adapter.stats.bad_lines > 10:
         click.echo(f"  ... and {adapter.stats.bad_lines - 10} more bad lines", err=True)
+
+
+def _kept_summary(report: dict[str, Any]) -> str:
+    """What happened to events beyond answering them: skipped as stored, repaired, set aside, refused."""
+    parts = [f"{n} {what}" for n, what in (
+        (report["already_stored"], "already stored (skipped, not answered again)"),
+        (report["repaired"], "repaired (unstorable characters replaced by U+FFFD)"),
+        (report["set_aside"], "rows set aside by the database (kept in table dead_letters)"),
+        (report["refused"], "refused: the store could not record them")) if n]
+    return ("events: " + "; ".join(parts)) if parts else ""
 
 
 def _serve_file(runtime: "Runtime", adapter: Any) -> float:
@@ -186,12 +282,15 @@ def _serve_file(runtime: "Runtime", adapter: Any) -> float:
     closes the runtime. An adapter's error is a clean CLI error.
     """
     from adapters.base import AdapterError
+    from brain.memory import StoreError
     started = time.perf_counter()
     try:
         asyncio.run(runtime.serve([adapter]))  # returns after the store committed everything
         return time.perf_counter() - started
     except AdapterError as exc:
         raise click.ClickException(str(exc)) from None
+    except StoreError as exc:  # the writer stopped: say so and exit non-zero, never report success
+        raise click.ClickException(f"stopped: {exc}; events up to the failure are kept") from None
     finally:
         runtime.close()
 
@@ -216,6 +315,10 @@ def _runtime_report(runtime: "Runtime") -> dict[str, Any]:
         "replies": router.replies,
         "commands": router.commands,
         "truncated": router.truncated,
+        "already_stored": router.duplicates + runtime.store.duplicates,
+        "repaired": router.repaired,
+        "set_aside": runtime.store.set_aside,
+        "refused": router.refused,
         "committed": runtime.store.committed,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         **(runtime.answering.stats.as_dict() if runtime.answering is not None
@@ -296,6 +399,9 @@ def feed_captions(settings: Settings, file: Path, room: str, fast: bool, speed: 
     click.echo(f"fed {report['cues']} cues ({stats.format}, {stats.encoding}) into {report['room']} in "
                f"{report['seconds']:.2f} s; {report['replies']} bot replies; {report['bad_cues']} bad cues; "
                f"{report['truncated']} truncated")
+    kept = _kept_summary(report)
+    if kept:
+        click.echo(kept)
     for bad in stats.bad_cue_samples[:10]:
         click.echo(f"  line {bad.lineno}: {bad.reason}", err=True)
     if stats.bad_cues > 10:
