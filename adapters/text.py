@@ -50,6 +50,7 @@ def split_message(text: str, limit: int) -> list[str]:
 # Text no database can store: lone UTF-16 surrogates (valid in JSON as "\ud800", produced by Python's
 # surrogateescape for undecodable bytes) cannot be encoded as UTF-8, and PostgreSQL refuses NUL.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_search = _UNSTORABLE.search
 #: What replaces each unstorable character: the Unicode replacement character, as decoders do.
 REPLACEMENT = "\ufffd"
 
@@ -71,20 +72,36 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 
 def _needs_scrub(value: Any) -> bool:
-    """Whether ``value`` holds an unstorable character anywhere (the fast check every event gets)."""
+    """Whether ``value`` holds an unstorable character anywhere (the fast check every event gets).
+
+    Written as plain loops over cached field names: it runs on every event, and
+    generator expressions and ``is_dataclass`` cost more than the regex itself.
+    """
     kind = type(value)
     if kind is str:
-        return _UNSTORABLE.search(value) is not None
+        return _search(value) is not None
     if value is None or kind in _ATOMIC:
         return False
     if isinstance(value, str):  # a str subclass
-        return _UNSTORABLE.search(value) is not None
+        return _search(value) is not None
     if isinstance(value, (tuple, frozenset)):
-        return any(_needs_scrub(v) for v in value)
+        for item in value:
+            if _needs_scrub(item):
+                return True
+        return False
     if isinstance(value, Mapping):
-        return any(_needs_scrub(k) or _needs_scrub(v) for k, v in value.items())
-    if is_dataclass(value) and not isinstance(value, type):
-        return any(_needs_scrub(getattr(value, name)) for name in _field_names(kind))
+        for key, item in value.items():
+            if _needs_scrub(key) or _needs_scrub(item):
+                return True
+        return False
+    names = _field_names(kind) if hasattr(kind, "__dataclass_fields__") else ()
+    for name in names:
+        item = getattr(value, name)
+        if type(item) is str:
+            if _search(item) is not None:
+                return True
+        elif item is not None and _needs_scrub(item):
+            return True
     return False
 
 
