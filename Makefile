@@ -43,6 +43,7 @@ bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.m
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/_interactions_data.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/robustness.py
 
 screenshots: setup  ## redraw docs/screenshots/*.png of the dashboard (needs /usr/bin/chromium)
 	LIVEROOM_SCREENSHOTS=1 $(BIN)/python -m pytest -q -m browser tests/browser
