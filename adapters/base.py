@@ -23,7 +23,7 @@ from adapters.commands import CommandSpec
 from adapters.model import Event, Reply
 from adapters.text import scrub_event
 
-__all__ = ["Adapter", "EventSink", "AdapterError"]
+__all__ = ["Adapter", "EventSink", "AdapterError", "SinkUnavailable"]
 
 #: This process's mark in generated ids: its start time and pid (two processes may start in one second).
 _RUN = f"{int(time.time()):x}{os.getpid():x}"
@@ -34,6 +34,14 @@ EventSink = Callable[[Event], Awaitable[None]]
 
 class AdapterError(RuntimeError):
     """A platform problem the user can fix (bad token, unreadable file); the message says how."""
+
+
+class SinkUnavailable(AdapterError):
+    """The runtime refused an event because it cannot keep it (its store stopped recording).
+
+    Raised by ``emit``: an adapter that can answer its sender (the feed) says so
+    instead of pretending to have accepted the event.
+    """
 
 
 class Adapter(abc.ABC):

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Awaitable, Callable, Iterable, Protocol
 
-from adapters.base import Adapter
+from adapters.base import Adapter, SinkUnavailable
 from adapters.commands import ArgumentError, bind_arguments, bind_options
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, User
 from bots.config import RolesSection
@@ -90,8 +90,9 @@ class Router:
         """Handle one event from an adapter. Never raises for bad input.
 
         An event the store already has is dropped here, before anything acts on
-        it. When the store cannot record, `StoreError` reaches the adapter: the
-        bot stops accepting rather than answer what it can no longer keep.
+        it. When the store cannot record, the adapter gets `SinkUnavailable`: the
+        bot stops accepting rather than answer what it can no longer keep (commands
+        still run, so ``/status`` can say what is wrong).
         """
         if not self.store.claim(event):
             self.stats.duplicates += 1
@@ -99,9 +100,12 @@ class Router:
         event = self._normalise(event)
         try:
             self.store.record(event)
-        except StoreError:
-            self.stats.refused += 1
-            raise
+        except StoreError as exc:
+            if not isinstance(event, CommandEvent):
+                self.stats.refused += 1
+                raise SinkUnavailable(f"not recording: {exc}") from exc
+            # Commands still run, unrecorded: /status is how a moderator learns the bot is not recording.
+            log.error("store: command /%s not recorded (%s)", event.command, exc)
         self.stats.events += 1
         if "repaired" in event.flags:
             self.stats.repaired += 1
@@ -207,7 +211,10 @@ class Router:
         self.stats.replies += 1
         if self.metrics is not None:
             self.metrics.observe_out(reply.room.key)
-        self.store.record_reply(reply, message_id=message_id, source=source, bot=self.bot_user(reply))
+        try:
+            self.store.record_reply(reply, message_id=message_id, source=source, bot=self.bot_user(reply))
+        except StoreError as exc:  # it was posted: say so in the log, do not pretend it failed
+            log.error("store: reply %s to %s not recorded (%s)", message_id, reply.room.key, exc)
         return message_id
 
     def bot_user(self, reply: Reply) -> User:

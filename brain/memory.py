@@ -360,9 +360,11 @@ class Store:
             error=self._writer_error or self._last_error)
 
     def flush(self, timeout: float | None = 10.0) -> bool:
-        """Block until every row queued so far is committed; False on timeout."""
+        """Block until every row queued so far is committed; False on timeout or when the writer has stopped."""
         if self._closed:
             return True
+        if not self._writer.is_alive():
+            return False  # nothing will ever commit them: do not make readers wait for a timeout
         marker = _Flush()
         self._queue.put(marker)
         return marker.done.wait(timeout)

@@ -34,7 +34,7 @@ from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 from aiohttp import web
 
-from adapters.base import Adapter, AdapterError
+from adapters.base import Adapter, AdapterError, SinkUnavailable
 from adapters.model import (Event, Reply, Role, Room, TimeWindow, TranscriptEvent, User, ViewerCountEvent,
                             utcnow)
 from adapters.net import is_loopback_host
@@ -322,9 +322,14 @@ class FeedAdapter(Adapter):
             return response
         repaired = sum(map(_needs_repair, events))  # counted before emit replaces them
         async with self._order:
-            for event in events:
-                await self.emit(event)
-                self.received += 1
+            try:
+                for event in events:
+                    await self.emit(event)
+                    self.received += 1
+            except SinkUnavailable as exc:  # say so; a 200 would tell the sender its events are kept
+                log.error("feed: %s", exc)
+                return _error(503, f"the bot cannot record events now ({exc}); retry later",
+                              **{"Retry-After": "30"})
         answer: dict[str, Any] = {"accepted": len(events), "room": room.key,
                                   "ids": [e.event_id for e in events]}
         if repaired:

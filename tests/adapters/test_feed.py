@@ -453,6 +453,27 @@ async def test_through_a_real_runtime_the_store_records_transcripts_and_viewer_c
     assert by_kind["viewers"].text == "42" and by_kind["viewers"].platform == "console"
 
 
+async def test_when_the_store_cannot_record_the_feed_says_503_instead_of_accepting(runtime, room):
+    """Issue 17: with the store's writer dead, a 200 {"accepted": 1} would be a lie."""
+    runtime.store._queue.put(object())  # what a bug in the writer would meet: it stops
+    runtime.store._writer.join(5)
+    adapter = FeedAdapter(TOKEN, routes={"console": "console"}, port=0)
+    runtime.router.attach(adapter)
+    task = asyncio.create_task(adapter.run())
+    await asyncio.wait_for(adapter.ready.wait(), 5)
+    try:
+        async with aiohttp.ClientSession(headers=AUTH) as session:
+            async with session.post(f"http://127.0.0.1:{adapter.port}/rooms/console%3Atest/transcript",
+                                    json={"text": "new blender"}) as resp:
+                body = await resp.json()
+                assert resp.status == 503 and "writer has stopped" in body["error"]
+                assert resp.headers["Retry-After"] == "30"
+    finally:
+        await adapter.stop()
+        await asyncio.wait_for(task, 5)
+    assert runtime.router.stats.refused == 1 and runtime.router.stats.events == 0
+
+
 async def test_the_runtime_stops_the_feed_when_the_rooms_it_feeds_have_ended(runtime):
     import io
 

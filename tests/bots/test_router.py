@@ -2,6 +2,7 @@
 
 import io
 import itertools
+import time
 
 from adapters.commands import CommandSpec, Param
 from adapters.console import ConsoleAdapter
@@ -165,5 +166,27 @@ async def test_an_unknown_route_is_counted_not_raised(data_dir):
     try:
         await rt.router.dispatch(command("/help", source="gone"))
         assert rt.router.stats.send_errors == 1
+    finally:
+        rt.close()
+
+
+async def test_when_the_store_stops_chat_is_refused_and_status_says_why(data_dir):
+    import pytest
+
+    from adapters.base import SinkUnavailable
+
+    rt, out = build(data_dir)
+    try:
+        rt.store._queue.put(object())  # what a bug in the writer would meet: it stops
+        rt.store._writer.join(5)
+        chat = MessageEvent(event_id="chat-1", room=ROOM, author=User("console", "u", "u"), text="hello",
+                            source="console")
+        with pytest.raises(SinkUnavailable, match="writer has stopped"):
+            await rt.router.dispatch(chat)
+        started = time.monotonic()
+        await rt.router.dispatch(command("/status", Role.MOD))
+        assert time.monotonic() - started < 2  # no wait on a store that will never answer
+        assert out.sent[-1].text.startswith("NOT RECORDING: the store's writer has stopped")
+        assert rt.router.stats.refused == 1
     finally:
         rt.close()
