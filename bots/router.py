@@ -10,6 +10,7 @@ Replies go back through the adapter named by the event's ``source``.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 from dataclasses import dataclass, replace
@@ -94,7 +95,10 @@ class Router:
         bot stops accepting rather than answer what it can no longer keep (commands
         still run, so ``/status`` can say what is wrong).
         """
-        if not self.store.claim(event):
+        claimed = self.store.claim_in_memory(event)
+        if claimed is None:  # a room's first event, or a room too big to keep in memory: ask off the loop
+            claimed = await asyncio.to_thread(self.store.claim, event)
+        if not claimed:
             self.stats.duplicates += 1
             return
         event = self._normalise(event)

@@ -267,17 +267,30 @@ class Store:
         An event's id identifies it within its room. A replayed file played
         again, or a platform redelivering after a reconnect, must neither be
         stored twice nor answered twice: the router drops events this refuses.
-        (The database's unique index is the backstop across processes.)
+        (The database's unique index is the backstop across processes.) May
+        query the database: `claim_in_memory` first, from an event loop.
         """
+        decided = self.claim_in_memory(event)
+        if decided is not None:
+            return decided
+        room, event_id = event.room.key, event.event_id
+        fresh = self._fresh_rooms.get(room)
+        if fresh is None:
+            fresh = self._learn_room(room)
+        if not fresh and self._is_stored(room, event_id):
+            return False
+        return self._take((room, event_id), fresh)
+
+    def claim_in_memory(self, event: Event) -> bool | None:
+        """`claim`'s answer when it needs no query (nearly always); None when the database must be asked."""
         key = (event.room.key, event.event_id)
         with self._seen_lock:
             if key in self._seen:
                 return False
             fresh = self._fresh_rooms.get(key[0])
-        if fresh is None:
-            fresh = self._learn_room(key[0])
-        if not fresh and self._is_stored(*key):
-            return False
+        return self._take(key, True) if fresh else None
+
+    def _take(self, key: tuple[str, str], fresh: bool) -> bool:
         with self._seen_lock:
             if key in self._seen:
                 return False

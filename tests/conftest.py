@@ -10,6 +10,7 @@ import io
 import ipaddress
 import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,36 @@ def write_log(path: Path, n: int, *, start: int = 0, bad_every: int = 0) -> Path
                                 "user": f"viewer{i % 50}", "text": f"message number {i}",
                                 "room": "bench"}) + "\n")
     return path
+
+
+def kill_when_stored(proc: "subprocess.Popen", db: Path, rows: int, timeout: float = 60.0) -> int:
+    """SIGKILL ``proc`` once its SQLite ``db`` holds at least ``rows`` events; returns the count seen then.
+
+    Fails if the process ends first (the workload was too small to be killed midway).
+    """
+    import signal
+    import sqlite3
+    import time
+
+    seen = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and seen < rows:
+            if db.exists():
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+                        seen = conn.execute("select count(*) from events").fetchone()[0]
+                except sqlite3.OperationalError:
+                    pass  # table not created yet
+            time.sleep(0.05)
+        assert proc.poll() is None, "the process ended before it could be killed: give it more work"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL and seen >= rows
+    return seen
 
 
 @pytest.fixture

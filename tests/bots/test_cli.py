@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import write_log  # noqa: E402
+from conftest import kill_when_stored, write_log  # noqa: E402
 
 from bots.cli import cli
 from bots.guard import PackageConflict, conflicts, ensure_no_conflicts
@@ -129,24 +129,7 @@ def test_kill_9_during_fast_replay_keeps_what_was_committed(tmp_path):
     proc = liveroom("replay", str(log), "--fast", "--json", data_dir=data,
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = data / "liveroom.db"
-    seen = 0
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline and seen < 20_000:
-            if db.exists():
-                try:
-                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-                        seen = conn.execute("select count(*) from events").fetchone()[0]
-                except sqlite3.OperationalError:
-                    pass  # table not created yet
-            time.sleep(0.05)
-        assert proc.poll() is None, "replay ended before it could be killed: make the log bigger"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL and seen >= 20_000
+    seen = kill_when_stored(proc, db, 20_000)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         after = conn.execute("select count(*) from events").fetchone()[0]

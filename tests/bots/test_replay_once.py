@@ -8,19 +8,18 @@ room; the store refuses a second copy and the runtime does not act on it.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, write_log  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import ROOT, kill_when_stored, write_log  # noqa: E402
+from test_cli import liveroom  # noqa: E402  (the real-process helper: config.yaml beside the data dir)
 
 from bots.cli import cli
 
@@ -70,15 +69,9 @@ def test_a_plain_summary_says_what_was_skipped(tmp_path, config):
     assert "events: 50 already stored (skipped, not answered again)" in result.output
 
 
-def _liveroom(config: Path, data: Path, *args: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "LIVEROOM_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "bots.cli", "--config", str(config), *args], cwd=ROOT,
-                            env=env, **kwargs)
-
-
 def _quiet_config(tmp_path: Path) -> Path:
     """Storage only: no model, no audience worker (the store is under test, as in test_cli's kill -9 test)."""
-    path = tmp_path / "quiet.yaml"
+    path = tmp_path / "config.yaml"  # where test_cli's `liveroom` looks: beside the data dir
     path.write_text("answers: {enabled: false}\nproducts: {enabled: false}\naudience: {enabled: false}\n")
     return path
 
@@ -88,26 +81,9 @@ def test_a_replay_killed_midway_resumes_where_it_stopped(tmp_path):
     log = write_log(tmp_path / "big.jsonl", 60_000)
     data = tmp_path / "d"
     config = _quiet_config(tmp_path)
-    proc = _liveroom(config, data, "replay", str(log), "--fast", "--json",
-                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    db = data / "liveroom.db"
-    seen = 0
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline and seen < 10_000:
-            if db.exists():
-                try:
-                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-                        seen = conn.execute("select count(*) from events").fetchone()[0]
-                except sqlite3.OperationalError:
-                    pass  # not created yet
-            time.sleep(0.05)
-        assert proc.poll() is None, "replay ended before it could be killed: make the log bigger"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = liveroom("replay", str(log), "--fast", "--json", data_dir=data,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kill_when_stored(proc, data / "liveroom.db", 10_000)
     killed_at = stored(data)[0]
     assert 10_000 <= killed_at < 60_000
     resumed = replay(config, data, log)
@@ -122,8 +98,8 @@ def test_two_replays_of_one_file_at_once_store_each_event_once(tmp_path):
     data = tmp_path / "d"
     config = _quiet_config(tmp_path)
     replay(config, data, write_log(tmp_path / "warm.jsonl", 1, start=10**6))  # create and migrate the database
-    procs = [_liveroom(config, data, "replay", str(log), "--fast", "--json", stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [liveroom("replay", str(log), "--fast", "--json", data_dir=data, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE, text=True) for _ in range(2)]
     reports = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)
