@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from datetime import datetime
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import fields, replace
 from typing import Any, Mapping, TypeVar
 
 from adapters.model import Event, Role
@@ -84,7 +84,7 @@ def _needs_scrub(value: Any) -> bool:
         return False
     if isinstance(value, str):  # a str subclass
         return _search(value) is not None
-    if isinstance(value, (tuple, frozenset)):
+    if isinstance(value, tuple):
         for item in value:
             if _needs_scrub(item):
                 return True
@@ -110,28 +110,20 @@ _ATOMIC = frozenset({int, float, bool, datetime, Role})
 
 
 def _scrub_value(value: Any) -> Any:
+    """``value`` rebuilt with its text scrubbed (called only where `_needs_scrub` found something)."""
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, tuple):
-        cleaned = tuple(_scrub_value(v) for v in value)
-        return value if all(a is b for a, b in zip(cleaned, value)) else cleaned
+        return tuple(_scrub_value(v) for v in value)
     if isinstance(value, Mapping):
-        cleaned_map = {_scrub_value(k): _scrub_value(v) for k, v in value.items()}
-        same = all(ck is k and cleaned_map[ck] is v for (k, v), ck in zip(value.items(), cleaned_map))
-        return value if same else cleaned_map
-    if is_dataclass(value) and not isinstance(value, type):
-        return _scrub_dataclass(value)
-    return value
+        return {_scrub_value(k): _scrub_value(v) for k, v in value.items()}
+    return _scrub_dataclass(value)
 
 
 def _scrub_dataclass(obj: Any) -> Any:
-    changes = {}
-    for name in _field_names(type(obj)):
-        before = getattr(obj, name)
-        after = _scrub_value(before)
-        if after is not before:
-            changes[name] = after
-    return replace(obj, **changes) if changes else obj
+    changes = {name: _scrub_value(getattr(obj, name)) for name in _field_names(type(obj))
+               if _needs_scrub(getattr(obj, name))}
+    return replace(obj, **changes)
 
 
 def scrub_event(event: E) -> E:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from adapters.commands import CommandSpec, Param
 from adapters.model import Reply, Role
 from bots.registry import CommandContext, CommandRegistry
+from bots.router import kept_phrases
 
 __all__ = ["register_builtin", "HELP", "STATUS", "ANNOUNCE"]
 
@@ -79,11 +80,8 @@ async def status_command(context: CommandContext) -> str:
     summary = await asyncio.to_thread(store.room_summary, room.key)
     count = summary["by_kind"].get
     stats = context.router.stats
-    kept = [_plural(n, one, many) for n, one, many in (
-        (stats.repaired, "message repaired (unstorable characters replaced)",
-         "messages repaired (unstorable characters replaced)"),
-        (stats.duplicates, "event already stored, skipped", "events already stored, skipped"),
-        (store.set_aside, "row set aside in dead_letters", "rows set aside in dead_letters")) if n]
+    kept = kept_phrases(already_stored=stats.duplicates + store.duplicates, repaired=stats.repaired,
+                        set_aside=store.set_aside, refused=stats.refused)
     return "\n".join([
         f"Room {room.key}: {_plural(summary['people'], 'person', 'people')}; "
         f"{_plural(count('chat', 0), 'chat message', 'chat messages')}, "
@@ -92,7 +90,7 @@ async def status_command(context: CommandContext) -> str:
         f"{_plural(count('join', 0), 'join', 'joins')}, {_plural(count('leave', 0), 'leave', 'leaves')}, "
         f"{_plural(count('reply', 0), 'bot reply', 'bot replies')}.",
         f"First event {_when(summary['first_ts'])}; last {_when(summary['last_ts'])}.",
-        *([f"Since start: {'; '.join(kept)}."] if kept else []),
+        *([f"Events since start: {'; '.join(kept)}."] if kept else []),
     ])
 
 

@@ -266,12 +266,10 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
 
 
 def _kept_summary(report: dict[str, Any]) -> str:
-    """What happened to events beyond answering them: skipped as stored, repaired, set aside, refused."""
-    parts = [f"{n} {what}" for n, what in (
-        (report["already_stored"], "already stored (skipped, not answered again)"),
-        (report["repaired"], "repaired (unstorable characters replaced by U+FFFD)"),
-        (report["set_aside"], "rows set aside by the database (kept in table dead_letters)"),
-        (report["refused"], "refused: the store could not record them")) if n]
+    """What happened to events beyond answering them (`bots.router.kept_phrases`), or ''."""
+    from bots.router import kept_phrases
+    parts = kept_phrases(already_stored=report["already_stored"], repaired=report["repaired"],
+                         set_aside=report["set_aside"], refused=report["refused"])
     return ("events: " + "; ".join(parts)) if parts else ""
 
 

@@ -23,7 +23,7 @@ from bots.config import RolesSection
 from bots.registry import CommandContext, CommandRegistry, HandlerResult
 from brain.memory import Store, StoreError
 
-__all__ = ["Router", "RouterStats", "Listener"]
+__all__ = ["Router", "RouterStats", "Listener", "kept_phrases"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,16 @@ class RouterStats:
     handler_errors: int = 0
     send_errors: int = 0
     dropped: int = 0
+
+
+def kept_phrases(*, already_stored: int, repaired: int, set_aside: int, refused: int) -> list[str]:
+    """What happened to events beyond handling them, as "N what" phrases (only those that happened),
+    for ``/status`` and the replay/captions summaries: one wording wherever these counts are shown."""
+    phrases = ((already_stored, "already stored (skipped, not answered again)"),
+               (repaired, "repaired (unstorable characters replaced by U+FFFD)"),
+               (set_aside, "set aside by the database (kept in table dead_letters)"),
+               (refused, "refused (the store could not record them)"))
+    return [f"{n} {what}" for n, what in phrases if n]
 
 
 class Router:

@@ -75,15 +75,12 @@ class StoreHealth:
     """Whether the store is recording, for /healthz and /status.
 
     ``writing`` is False once the writer thread stopped or the database has
-    refused every commit for ``failing_for`` seconds; ``set_aside`` rows were
-    refused for their content and kept in ``dead_letters``.
+    refused every commit for ``failing_for`` seconds; ``backlog`` rows wait in
+    the queue. (Counts of what was written are `Store`'s own properties.)
     """
 
     writing: bool
     backlog: int
-    committed: int
-    duplicates: int
-    set_aside: int
     failing_for: float | None
     error: str | None
 
@@ -368,9 +365,7 @@ class Store:
         alive = self._writer.is_alive() and not self._closed
         return StoreHealth(
             writing=alive and (failing_for is None or failing_for < failing_after),
-            backlog=self._queue.qsize(), committed=self._committed, duplicates=self._duplicates,
-            set_aside=self._set_aside_count, failing_for=failing_for,
-            error=self._writer_error or self._last_error)
+            backlog=self._queue.qsize(), failing_for=failing_for, error=self._writer_error or self._last_error)
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Block until every row queued so far is committed; False on timeout or when the writer has stopped."""

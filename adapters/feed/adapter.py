@@ -14,7 +14,7 @@ fixed (``known_rooms``: the console serves one room) any other room is a 404.
 Every POST needs ``Authorization: Bearer <token>``, compared in constant time;
 the token is never logged. Events are delivered one at a time in arrival order
 (a FIFO lock), and a request is answered once its events were handed to the
-runtime, with ``"repaired": n`` when n posted texts held characters no database
+runtime, with ``"repaired": n`` when n posted events held characters no database
 can store (``Adapter.emit`` replaces them).
 
 Slow and idle clients cannot hold the endpoint: a connection must send each
@@ -38,7 +38,6 @@ from adapters.base import Adapter, AdapterError, SinkUnavailable
 from adapters.model import (Event, Reply, Role, Room, TimeWindow, TranscriptEvent, User, ViewerCountEvent,
                             utcnow)
 from adapters.net import is_loopback_host
-from adapters.text import scrub_text
 
 __all__ = ["FeedAdapter", "PLATFORM", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_HEADER_TIMEOUT",
            "DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_CONNECTIONS"]
@@ -73,11 +72,6 @@ def _positive(name: str, value: N) -> N:
     if not value > 0:
         raise ValueError(f"the feed adapter's {name} must be positive, got {value!r}")
     return value
-
-
-def _needs_repair(event: Event) -> bool:
-    """Whether a posted text holds characters ``Adapter.emit`` will replace (a JSON lone surrogate)."""
-    return isinstance(event, TranscriptEvent) and scrub_text(event.text) is not event.text
 
 
 class _Gate:
@@ -320,8 +314,8 @@ class FeedAdapter(Adapter):
             if exc.status == 408:
                 response.force_close()  # the rest of a late body is not worth waiting for
             return response
-        repaired = sum(map(_needs_repair, events))  # counted before emit replaces them
-        async with self._order:
+        async with self._order:  # one request at a time: the counter's difference is this request's
+            repaired_before = self.repaired
             try:
                 for event in events:
                     await self.emit(event)
@@ -332,8 +326,8 @@ class FeedAdapter(Adapter):
                               **{"Retry-After": "30"})
         answer: dict[str, Any] = {"accepted": len(events), "room": room.key,
                                   "ids": [e.event_id for e in events]}
-        if repaired:
-            answer["repaired"] = repaired
+        if self.repaired > repaired_before:
+            answer["repaired"] = self.repaired - repaired_before
         return web.json_response(answer)
 
     def _authorised(self, request: web.Request) -> bool:

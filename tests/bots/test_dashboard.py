@@ -581,7 +581,7 @@ async def test_health_fails_when_the_database_file_is_deleted_under_the_bot(bot,
         store.close()
 
 
-async def _forged_logins(app, trusted: tuple[str, ...], caplog) -> list[int]:
+async def _forged_logins(app, trusted: tuple[str, ...]) -> list[int]:
     """Seven wrong passwords to a real server, each with a different forged X-Forwarded-For."""
     server = DashboardServer(app, host="127.0.0.1", port=0, trusted_proxies=trusted)
     await server.start()
@@ -604,7 +604,7 @@ async def test_a_forged_forwarded_header_neither_resets_the_login_limit_nor_reac
     plain = create_app(DashboardDeps(store=bot.runtime.store, moderation=bot.moderation,
                                      settings=settings(secure_cookies=False)))
     with caplog.at_level("WARNING", logger="bots.dashboard"):
-        codes = await _forged_logins(plain, (), caplog)
+        codes = await _forged_logins(plain, ())
     assert codes[:3] == [401, 401, 401] and set(codes[3:]) == {429}
     assert "203.0.113" not in caplog.text and "failed login from 127.0.0.1" in caplog.text
 
@@ -613,7 +613,7 @@ async def test_a_named_proxy_is_believed(bot, caplog):
     plain = create_app(DashboardDeps(store=bot.runtime.store, moderation=bot.moderation,
                                      settings=settings(secure_cookies=False)))
     with caplog.at_level("WARNING", logger="bots.dashboard"):
-        codes = await _forged_logins(plain, ("127.0.0.1",), caplog)
+        codes = await _forged_logins(plain, ("127.0.0.1",))
     assert set(codes) == {401}  # each forwarded address is its own client behind the trusted proxy
     assert "failed login from 203.0.113.6" in caplog.text
     with pytest.raises(ValidationError, match="not an IP address"):

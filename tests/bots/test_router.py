@@ -190,3 +190,20 @@ async def test_when_the_store_stops_chat_is_refused_and_status_says_why(data_dir
         assert rt.router.stats.refused == 1
     finally:
         rt.close()
+
+
+async def test_a_redelivered_event_is_dropped_and_status_counts_it(data_dir):
+    rt, out = build(data_dir)
+    try:
+        chat = MessageEvent(event_id="again-1", room=ROOM, author=User("console", "u", "u"), text="hello",
+                            source="console")
+        await rt.router.dispatch(chat)
+        await rt.router.dispatch(chat)  # a platform's redelivery after a reconnect
+        assert rt.router.stats.duplicates == 1 and rt.router.stats.events == 1
+        await rt.router.dispatch(command("/status", Role.MOD))
+        assert out.sent[-1].text.splitlines()[-1] == \
+            "Events since start: 1 already stored (skipped, not answered again)."
+        rt.store.flush()
+        assert rt.store.count(room=ROOM.key, kind="chat") == 1
+    finally:
+        rt.close()
