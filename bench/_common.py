@@ -169,7 +169,7 @@ def minilm():
 
 def answerer_for(kb, min_confidence: float = 0.5, top_k: int = 5):
     """An extractive Answerer over a KnowledgeBase, wired as the bot wires it (BM25 idf for sentence picking)."""
-    from brain.answer import Answerer
+    from brain.answers.compose import Answerer
 
     return Answerer(kb.search, idf=kb.index.lexical.idf, min_confidence=min_confidence, top_k=top_k)
 

@@ -7,7 +7,7 @@ moderator reviews of some questions, with ``executemany`` in chunks of 10,000
 rows (straight to the driver on SQLite), so 1,000,000 questions with 7
 indexes take about 28 s on the project's machine.
 
-`bench_search` times `brain.interactions.search` for each single filter, on
+`bench_search` times `brain.insights.interaction_log.search` for each single filter, on
 first pages and on deep pages (a cursor somewhere in the past), and reports
 p50/p95 in milliseconds. ``python bench/_interactions_data.py [N]`` does both
 in a temporary database and prints a Markdown table and one JSON line.
@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-from brain.schema import events, migrate, questions, reviews  # noqa: E402
+from brain.store.schema import events, migrate, questions, reviews  # noqa: E402
 
 __all__ = ["fill_synthetic", "bench_search", "SPAN_DAYS", "WORDS", "MODELS"]
 
@@ -202,7 +202,7 @@ def bench_search(engine: sa.Engine, *, runs: int = 40, rooms: int = 5, viewers: 
     and rare) and every model. The first page of each filter is run once
     before timing (a warm cache, as a dashboard has).
     """
-    from brain.interactions import QUESTION_STATUSES, REVIEW_STATUSES, Cursor, LogFilter, search
+    from brain.insights.interaction_log import QUESTION_STATUSES, REVIEW_STATUSES, Cursor, LogFilter, search
 
     rng = random.Random(seed)
     with engine.connect() as conn:
@@ -244,7 +244,7 @@ def bench_search(engine: sa.Engine, *, runs: int = 40, rooms: int = 5, viewers: 
 def main(argv: list[str]) -> None:
     n = int(argv[0]) if argv else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
-        from brain.memory import Store
+        from brain.store.event_store import Store
 
         store = Store(f"sqlite:///{Path(tmp) / 'log.db'}")
         try:

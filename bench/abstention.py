@@ -47,7 +47,7 @@ from pathlib import Path
 from _common import (DOC_SETS, MemoEmbedder, answerer_for, load_set, machine_line, minilm, split_docs, table,
                      write_docs)
 
-CURRENT_DEFAULT = 0.5  # bots/config.py AnswersSection.min_confidence
+CURRENT_DEFAULT = 0.5  # bots/runtime/config.py AnswersSection.min_confidence
 
 
 @dataclass
@@ -64,7 +64,7 @@ def thresholds(lo: float, hi: float, step: float) -> list[float]:
 
 
 def run_split(set_name: str, seed: int, embedder, ts: list[float], work: Path) -> list[Outcome]:
-    from brain.kb import KnowledgeBase
+    from brain.knowledge.base import KnowledgeBase
 
     es = load_set(set_name)
     half_a, _ = split_docs(es, seed)

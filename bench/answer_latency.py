@@ -97,7 +97,7 @@ def main() -> None:
         files = build_big_folder(root)
         print("knowledge folder:", ", ".join(f"{k} {v} files" for k, v in files.items()))
 
-    from brain.kb import KnowledgeBase
+    from brain.knowledge.base import KnowledgeBase
 
     embedder = minilm()
     kb = KnowledgeBase(root, state, embedder)

@@ -47,11 +47,11 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench._common import machine_line, table  # noqa: E402
-from brain.audience import AudienceGraph  # noqa: E402
-from brain.communities import analyse, detect_communities, evaluate_communities, nmi, ari, modularity  # noqa: E402
-from brain.communities import read_edges, read_labels  # noqa: E402
-from brain.questions import detect_question  # noqa: E402
-from brain.reach import best_seeds, estimate_reach  # noqa: E402
+from brain.audience.graph import AudienceGraph  # noqa: E402
+from brain.audience.communities import analyse, detect_communities, evaluate_communities, nmi, ari, modularity  # noqa: E402
+from brain.audience.communities import read_edges, read_labels  # noqa: E402
+from brain.text.questions import detect_question  # noqa: E402
+from brain.audience.reach import best_seeds, estimate_reach  # noqa: E402
 
 SETS = ("comm-karate", "comm-football", "comm-dolphins")
 FIRST = ("Alice", "Bob", "Mary", "John", "Li", "Wei", "Ana", "Sam", "Kim", "Raj", "Yuki", "Omar")
@@ -264,7 +264,7 @@ def main(argv: list[str]) -> int:
     print(f"# update {out['update']}", file=sys.stderr, flush=True)
 
     # 2. the room's analytics
-    from brain.retrieval.text import tokenize
+    from brain.text.tokens import tokenize
 
     tokenize("warm up jieba 主播好")  # its dictionary loads once per process; not the analysis' cost
     t = time.perf_counter()

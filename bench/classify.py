@@ -41,10 +41,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench._common import machine_line, table  # noqa: E402
-from brain.classify import (  # noqa: E402
+from brain.chat.classify import (  # noqa: E402
     DEFAULT_DATA, LABELS, MessageClassifier, RuleClassifier, load_labelled, scores, split_of,
 )
-from brain.sentiment import SentimentAnalyzer, mood_series  # noqa: E402
+from brain.chat.sentiment import SentimentAnalyzer, mood_series  # noqa: E402
 
 RUNS = 5
 N_THROUGHPUT = 5_000

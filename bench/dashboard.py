@@ -63,7 +63,7 @@ def _fill(db_path: Path, n: int) -> tuple[dict[str, int], float]:
 
 def _runtime(data_dir: Path):
     from bots.app import Runtime
-    from bots.config import Config
+    from bots.runtime.config import Config
 
     config = Config.model_validate({
         "knowledge": {"path": str(REPO / "knowledge")}, "retrieval": {"embedder": "hashing"},
@@ -87,8 +87,8 @@ async def _login(client: Any) -> str:
 async def _pages(client: Any, engine: Any, runs: int) -> list[tuple[str, float, float]]:
     import sqlalchemy as sa
 
-    from brain.interactions import LogFilter, search
-    from brain.schema import questions
+    from brain.insights.interaction_log import LogFilter, search
+    from brain.store.schema import questions
 
     with engine.connect() as conn:
         heavy = conn.execute(sa.select(questions.c.user_key, sa.func.count()).group_by(questions.c.user_key)
@@ -138,7 +138,7 @@ async def _pages(client: Any, engine: Any, runs: int) -> list[tuple[str, float, 
 
 async def _approvals(client: Any, runtime: Any, csrf: str, runs: int) -> tuple[list[float], list[float]]:
     from adapters.console import ConsoleAdapter
-    from brain.moderation import Asker
+    from brain.moderation.review import Asker
 
     adapter = ConsoleAdapter(room="bench", user="viewer", stdin=io.StringIO(""), stdout=io.StringIO(), prompt=False)
     runtime.router.attach(adapter)
@@ -179,7 +179,7 @@ async def _bench(data_dir: Path, runs: int) -> dict[str, Any]:
 
     from bots.dashboard import DashboardDeps, create_app
     from bots.dashboard.auth import DashboardSettings, hash_password
-    from bots.metrics import Metrics
+    from bots.runtime.metrics import Metrics
 
     runtime = _runtime(data_dir)
     try:

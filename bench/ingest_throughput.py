@@ -65,8 +65,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="chunks per embed call, as KnowledgeIndex.sync (256)")
     args = parser.parse_args()
 
-    import brain.kb as kb_module
-    from brain.kb import KnowledgeBase
+    import brain.knowledge.base as kb_module
+    from brain.knowledge.base import KnowledgeBase
 
     embedder = minilm()
     embedder.embed(["warm up the model", "模型预热"])  # load + first-call costs stay out of both timings

@@ -16,9 +16,9 @@ loads: jieba's dictionary, the classifier's weights, the word lists; the
 per-text caches are cleared before every run, so each run reads the session
 as new, as a report on a stream just ended would):
 
-* load    - `brain.sessions.load_session` (one scan of the session's events);
-* profile - `brain.insights.host_profile`;
-* quality - `brain.quality.content_quality`;
+* load    - `brain.insights.sessions.load_session` (one scan of the session's events);
+* profile - `brain.insights.host_profile.host_profile`;
+* quality - `brain.insights.quality.content_quality`;
 * total   - profile + quality, the figure with the target (<= 3 s: the whole
             report's budget is 10 s).
 """
@@ -44,8 +44,8 @@ if str(REPO) not in sys.path:
 
 from adapters.model import CommandEvent, MessageEvent, Role, Room, TranscriptEvent, User  # noqa: E402
 from bench._common import machine_line, table  # noqa: E402
-from brain.memory import Store  # noqa: E402
-from brain.sessions import find_room_sessions, load_session, pick_session  # noqa: E402
+from brain.store.event_store import Store  # noqa: E402
+from brain.insights.sessions import find_room_sessions, load_session, pick_session  # noqa: E402
 
 TARGET_S = 3.0
 ROOM = Room("replay", "bench-report")
@@ -157,7 +157,7 @@ def build(store: Store, *, hours: float, messages: int, seed: int = 11) -> None:
 def catalog():
     """The shipped catalog as `ProductDoc`s (through the knowledge loaders, as the bot reads it)."""
     from brain.knowledge.pipeline import load_file
-    from brain.product_match import product_docs_from_chunks
+    from brain.products.matching import product_docs_from_chunks
 
     return [p for name in ("products.yaml", "products.csv")
             for p in product_docs_from_chunks(load_file(REPO / "knowledge" / name).chunks)]
@@ -165,8 +165,8 @@ def catalog():
 
 def clear_text_caches() -> None:
     """Forget every per-text cache, so each run reads the session as a new one (the one-off loads stay)."""
-    from brain import insights
-    from brain.sentiment import default_analyzer
+    from brain.insights import host_profile as insights
+    from brain.chat.sentiment import default_analyzer
 
     insights.words.cache_clear()
     insights._read_line.cache_clear()
@@ -186,8 +186,8 @@ def session_arguments(doc: str | None, argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = session_arguments(__doc__, argv)
 
-    from brain.insights import host_profile
-    from brain.quality import content_quality
+    from brain.insights.host_profile import host_profile
+    from brain.insights.quality import content_quality
 
     products = catalog()
     with tempfile.TemporaryDirectory() as tmp:

@@ -57,8 +57,8 @@ for p in (ROOT, ROOT / "tests"):
         sys.path.insert(0, str(p))
 
 from bots.app import Runtime  # noqa: E402
-from bots.config import Config  # noqa: E402
-from brain.questions import detect_question  # noqa: E402
+from bots.runtime.config import Config  # noqa: E402
+from brain.text.questions import detect_question  # noqa: E402
 
 # ---- the room's words ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ all-MiniLM-L6-v2 and reused by the products built from it (scoring cost does
 not depend on the vector values; embedding 20,000 texts would only time the
 model).
 
-The timed path is the bot's own (``bots/products.py: _add_and_rank``): a room
+The timed path is the bot's own (``bots/features/products.py: _add_and_rank``): a room
 whose `ContentWindow` already holds two minutes of speech (60 lines), with
 viewers' questions and pins as signals; per re-rank we time (a) embedding the
 new transcript line with MiniLM (torch 1 thread), (b) adding it to the window
@@ -40,9 +40,9 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from brain.product_match import ProductDoc, ProductMatcher  # noqa: E402
-from brain.products import ProductRanker, RankingSettings, RoomProducts  # noqa: E402
-from brain.stream_window import ContentWindow  # noqa: E402
+from brain.products.matching import ProductDoc, ProductMatcher  # noqa: E402
+from brain.products.ranking import ProductRanker, RankingSettings, RoomProducts  # noqa: E402
+from brain.products.content_window import ContentWindow  # noqa: E402
 from brain.retrieval.embedders import make_embedder  # noqa: E402
 
 SIZES = (1_000, 20_000)
@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
         ranker = ProductRanker(m, RankingSettings())
         runs = []
         for _run in range(RUNS):
-            # The bot's own path (bots/products.py: _add_and_rank): a room whose window already
+            # The bot's own path (bots/features/products.py: _add_and_rank): a room whose window already
             # holds two minutes of speech, viewers' questions and pins as signals; each re-rank
             # embeds the new line, adds it to the window and ranks the whole catalog with reasons.
             room = RoomProducts(window=ContentWindow(120, 45, 2000))

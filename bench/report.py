@@ -6,9 +6,9 @@ Data: the synthetic session of bench/insights.py (the same seeded builder,
 written through the real `Store`). Timed end to end, as `liveroom report`
 runs it after one warm-up run (which pays jieba's dictionary, the
 classifier's weights, matplotlib's import): finding the sessions, reading
-the session, every section of `brain.report.build_report` (activity and
+the session, every section of `brain.insights.report.build_report` (activity and
 forecast, mood, questions, products, audience graph and communities,
-quality, host profile) and `brain.report_html.render_report` with its four
+quality, host profile) and `brain.insights.report_html.render_report` with its four
 charts. Per-text caches are cleared before every run.
 """
 
@@ -27,7 +27,7 @@ if str(REPO) not in sys.path:
 
 from bench._common import machine_line, table  # noqa: E402
 from bench.insights import ROOM, build, catalog, clear_text_caches, session_arguments  # noqa: E402
-from brain.memory import Store  # noqa: E402
+from brain.store.event_store import Store  # noqa: E402
 
 TARGET_S = 10.0
 
@@ -35,10 +35,10 @@ TARGET_S = 10.0
 def main(argv: list[str]) -> int:
     args = session_arguments(__doc__, argv)
 
-    from bots.audience import STORED_KINDS, audience_graph
-    from bots.config import Config
-    from brain.report import build_report
-    from brain.report_html import render_report
+    from bots.features.audience import STORED_KINDS, audience_graph
+    from bots.runtime.config import Config
+    from brain.insights.report import build_report
+    from brain.insights.report_html import render_report
 
     config = Config()
     products = catalog()

@@ -112,9 +112,9 @@ def bench_writer(tmp: Path, n: int, runs: int) -> None:
     import logging
 
     from adapters.model import MessageEvent, Room, User
-    from brain.memory import Store
+    from brain.store.event_store import Store
 
-    logging.getLogger("brain.memory").setLevel(logging.CRITICAL)  # one line per set-aside row otherwise
+    logging.getLogger("brain.store.event_store").setLevel(logging.CRITICAL)  # one line per set-aside row otherwise
 
     room = Room("bench", "w")
     ts = datetime(2026, 11, 20, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ Usage: python bench/traffic.py [--json] [--runs N] [--events N] [--compare]
 3. `AnomalyDetector.update`: microseconds per minute over 1,000,000 updates.
 
 ``--compare``: MASE (vs seasonal naive) and 80% coverage of each method on the
-synthetic hourly kinds (brain/traffic_eval.py: synthetic_hourly) through
+synthetic hourly kinds (brain/traffic/traffic_eval.py: synthetic_hourly) through
 `evaluate_forecast`, the table behind docs/traffic.md.
 """
 
@@ -41,9 +41,9 @@ sys.path.insert(0, str(REPO / "bench"))
 import numpy as np  # noqa: E402
 
 from _common import table  # noqa: E402
-from brain.memory import Store  # noqa: E402
-from brain.traffic import HOUR, AnomalyDetector, Forecaster, activity_series  # noqa: E402
-from brain.traffic_eval import evaluate_forecast, synthetic_hourly, write_series_csv  # noqa: E402
+from brain.store.event_store import Store  # noqa: E402
+from brain.traffic.series import HOUR, AnomalyDetector, Forecaster, activity_series  # noqa: E402
+from brain.traffic.traffic_eval import evaluate_forecast, synthetic_hourly, write_series_csv  # noqa: E402
 
 TARGET_FIT_S = 2.0
 ROOM = "replay:bench"

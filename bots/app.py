@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING, Sequence
 
 from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
-from bots.answering import Answering
-from bots.audience import LiveAudience
-from bots.brain_host import BrainHost
-from bots.builtin import register_builtin
-from bots.config import Config
-from bots.metrics import Metrics
-from bots.moderation import LiveModeration
-from bots.products import LiveProducts
-from bots.reports import LiveReports
-from bots.registry import CommandRegistry
-from bots.router import Router
-from bots.scheduler import ScheduleService
-from bots.traffic import LiveTraffic
-from brain.memory import Store
+from bots.features.answering import Answering
+from bots.features.audience import LiveAudience
+from bots.runtime.brain_worker import BrainHost
+from bots.runtime.builtin_commands import register_builtin
+from bots.runtime.config import Config
+from bots.runtime.metrics import Metrics
+from bots.features.moderation import LiveModeration
+from bots.features.products import LiveProducts
+from bots.features.reports import LiveReports
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import Router
+from bots.features.scheduler import ScheduleService
+from bots.features.traffic import LiveTraffic
+from brain.store.event_store import Store
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.dashboard import DashboardServer
@@ -265,7 +265,7 @@ class Runtime:
 
     async def _retention_loop(self) -> None:
         """Apply ``retention`` now and every ``interval_hours`` (off the loop; a failure waits for the next)."""
-        from brain.retention import RetentionPolicy, apply_retention
+        from brain.store.retention import RetentionPolicy, apply_retention
 
         policy = RetentionPolicy.of(self.config.retention)
         if policy.keeps_everything:

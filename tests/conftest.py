@@ -113,7 +113,7 @@ def data_dir(tmp_path: Path) -> Path:
 def make_config(**sections: Any):
     """A test config: the shipped knowledge folder, the fast hashing embedder, no hold before
     posting answers. Pass sections to override, e.g. ``answers={"enabled": False}``."""
-    from bots.config import Config
+    from bots.runtime.config import Config
 
     data: dict[str, Any] = {
         "knowledge": {"path": str(ROOT / "knowledge")},

@@ -46,13 +46,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.net import is_loopback_host
 from bots.dashboard.auth import Authenticator, DashboardSettings, Session, same_origin
-from brain import interactions, retention
-from brain.interactions import Cursor, LogFilter
+from brain.insights import interaction_log as interactions
+from brain.store import retention
+from brain.insights.interaction_log import Cursor, LogFilter
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bots.metrics import Metrics
-    from bots.moderation import LiveModeration
-    from brain.memory import Store
+    from bots.runtime.metrics import Metrics
+    from bots.features.moderation import LiveModeration
+    from brain.store.event_store import Store
 
 __all__ = ["DashboardDeps", "create_app", "DashboardServer", "SECURITY_HEADERS"]
 
@@ -142,7 +143,7 @@ def _local_path(target: str | None) -> str:
 
 
 def _review_json(review: Any) -> dict[str, Any]:
-    from bots.moderation import review_json  # one JSON shape for the live feed and the page's snapshot
+    from bots.features.moderation import review_json  # one JSON shape for the live feed and the page's snapshot
 
     return review_json(review)
 

@@ -13,11 +13,11 @@ Knowledge text is untrusted: this package extracts text and never interprets it.
 See docs/knowledge.md for formats and the catalog schema.
 """
 
-from .chunking import ChunkDraft, ChunkingOptions, chunk_document
-from .content import Block, CatalogContent, DocumentContent, Product, RowIssue
-from .discover import discover, relative_key
-from .errors import SkipFile
-from .pipeline import (
+from brain.knowledge.chunking import ChunkDraft, ChunkingOptions, chunk_document
+from brain.knowledge.content import Block, CatalogContent, DocumentContent, Product, RowIssue
+from brain.knowledge.discover import discover, relative_key
+from brain.knowledge.errors import SkipFile
+from brain.knowledge.pipeline import (
     DEFAULT_MAX_BYTES,
     FileOutcome,
     IngestOptions,
@@ -30,10 +30,10 @@ from .pipeline import (
     load_file,
     load_folder,
 )
-from .loaders import Loader, LoaderRegistry, default_registry
-from .manifest import FileRecord, IngestPlan, KnowledgeManifest, PlannedFile
-from .products import format_price, parse_products, product_draft
-from .textutil import detect_lang
+from brain.knowledge.loaders import Loader, LoaderRegistry, default_registry
+from brain.knowledge.manifest import FileRecord, IngestPlan, KnowledgeManifest, PlannedFile
+from brain.knowledge.product_records import format_price, parse_products, product_draft
+from brain.knowledge.textutil import detect_lang
 
 __all__ = [
     "Block", "CatalogContent", "ChunkDraft", "ChunkingOptions", "DEFAULT_MAX_BYTES", "DocumentContent",

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .pipeline import IngestOptions, ingest, load_folder
+from brain.knowledge.pipeline import IngestOptions, ingest, load_folder
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Mapping
 
-from ..retrieval.types import MetaValue
+from brain.retrieval.types import MetaValue
 
 __all__ = ["content_hash", "chunk_id"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .discover import relative_key
+from brain.knowledge.discover import relative_key
 
 __all__ = ["FileRecord", "PlannedFile", "IngestPlan", "KnowledgeManifest", "sha256_file", "RACY_WINDOW_NS"]
 

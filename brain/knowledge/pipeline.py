@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..retrieval.types import Chunk
-from .chunking import ChunkDraft, ChunkingOptions, chunk_document
-from .content import CatalogContent, DocumentContent, RowIssue
-from .discover import discover, relative_key
-from .errors import SkipFile
-from .ids import chunk_id, content_hash
-from .loaders import LoaderRegistry, default_registry
-from .manifest import FileRecord, IngestPlan, KnowledgeManifest, PlannedFile
-from .products import product_draft
+from brain.retrieval.types import Chunk
+from brain.knowledge.chunking import ChunkDraft, ChunkingOptions, chunk_document
+from brain.knowledge.content import CatalogContent, DocumentContent, RowIssue
+from brain.knowledge.discover import discover, relative_key
+from brain.knowledge.errors import SkipFile
+from brain.knowledge.ids import chunk_id, content_hash
+from brain.knowledge.loaders import LoaderRegistry, default_registry
+from brain.knowledge.manifest import FileRecord, IngestPlan, KnowledgeManifest, PlannedFile
+from brain.knowledge.product_records import product_draft
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

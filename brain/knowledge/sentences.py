@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .textutil import is_cjk, weighted_len
+from brain.knowledge.textutil import is_cjk, weighted_len
 
 __all__ = ["split_sentences", "split_oversized"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from brain.retrieval.text import Lang, cjk_ratio, detect_lang
+from brain.text.tokens import Lang, cjk_ratio, detect_lang
 
-from .errors import SkipFile
+from brain.knowledge.errors import SkipFile
 
 __all__ = [
     "Lang",
@@ -26,7 +26,7 @@ __all__ = [
     "ends_sentence",
 ]
 
-# Languages are detected by brain.retrieval.text (one detector for chunks and queries,
+# Languages are detected by brain.text.tokens (one detector for chunks and queries,
 # so a chunk's lang and a question's lang always agree); this is the same CJK class.
 _CJK_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # CJK punctuation that, like ideographs, is written without spaces around it.

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .embedders import Embedder, make_embedder
-from .indexer import KnowledgeIndex
-from .metrics import Qrels, mean_metrics
-from .text import detect_lang
-from .types import Chunk
+from brain.retrieval.embedders import Embedder, make_embedder
+from brain.retrieval.indexer import KnowledgeIndex
+from brain.retrieval.metrics import Qrels, mean_metrics
+from brain.text.tokens import detect_lang
+from brain.retrieval.types import Chunk
 
 Mode = Literal["bm25", "dense", "hybrid"]
 

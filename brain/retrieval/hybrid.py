@@ -32,11 +32,11 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from .embedders import Embedder
-from .lexical import BM25Index
-from .text import detect_lang
-from .types import Chunk, SearchHit
-from .vector import VectorIndex
+from brain.retrieval.embedders import Embedder
+from brain.retrieval.lexical import BM25Index
+from brain.text.tokens import detect_lang
+from brain.retrieval.types import Chunk, SearchHit
+from brain.retrieval.vector import VectorIndex
 
 Mode = Literal["hybrid", "bm25", "dense"]
 

@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .embedders import Embedder
-from .hybrid import FusionConfig, HybridRetriever
-from .lexical import BM25Index, chunk_index_text
-from .types import Chunk
-from .vector import VectorIndex
+from brain.retrieval.embedders import Embedder
+from brain.retrieval.hybrid import FusionConfig, HybridRetriever
+from brain.retrieval.lexical import BM25Index, chunk_index_text
+from brain.retrieval.types import Chunk
+from brain.retrieval.vector import VectorIndex
 
 
 class KnowledgeIndex:

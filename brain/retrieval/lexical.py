@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .text import tokenize
-from .types import Chunk
+from brain.text.tokens import tokenize
+from brain.retrieval.types import Chunk
 
 _FORMAT = 1
 logging.getLogger("bm25s").setLevel(logging.WARNING)

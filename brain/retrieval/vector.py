@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .types import Chunk
+from brain.retrieval.types import Chunk
 
 #: Chunk fields stored next to the user metadata; prefixed so they never clash
 #: with catalog fields such as "title" or "url".

@@ -13,7 +13,7 @@ from adapters.base import AdapterError
 from adapters.feed import FeedAdapter
 from adapters.model import Role, TranscriptEvent, ViewerCountEvent
 from bots.app import configured_adapters
-from bots.config import ConfigError, parse_config
+from bots.runtime.config import ConfigError, parse_config
 
 TOKEN = "feed-test-token-5f2c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -25,7 +25,7 @@ from conftest import ROOT, make_config  # noqa: E402
 
 from adapters.replay import ReplayAdapter  # noqa: E402
 from bots.app import Runtime  # noqa: E402
-from bots.cli import cli  # noqa: E402
+from bots.cli.main import cli  # noqa: E402
 
 SAMPLE = ROOT / "knowledge" / "samples" / "room.jsonl"
 T0 = datetime(2026, 11, 20, 20, 0, tzinfo=timezone(timedelta(hours=8)))

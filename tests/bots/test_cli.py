@@ -15,8 +15,8 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import kill_when_stored, write_log  # noqa: E402
 
-from bots.cli import cli
-from bots.guard import PackageConflict, conflicts, ensure_no_conflicts
+from bots.cli.main import cli
+from bots.runtime.package_guard import PackageConflict, conflicts, ensure_no_conflicts
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "knowledge" / "samples" / "room.jsonl"
@@ -54,7 +54,7 @@ def test_version(tmp_path):
 def test_check_reports_a_healthy_setup(tmp_path):
     result = invoke("check", data_dir=tmp_path / "d")
     assert result.exit_code == 0, result.output
-    from brain.schema import MIGRATIONS
+    from brain.store.schema import MIGRATIONS
     assert "config" in result.output and f"schema version {len(MIGRATIONS)}" in result.output
     assert "adapters: console" in result.output
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bots.cli import cli
+from bots.cli.main import cli
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.config import Config, ConfigError, load_config, parse_config
+from bots.runtime.config import Config, ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

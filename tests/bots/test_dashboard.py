@@ -28,9 +28,9 @@ from bots.app import Runtime  # noqa: E402
 from bots.dashboard import DashboardDeps, DashboardServer, create_app  # noqa: E402
 from bots.dashboard.auth import (Authenticator, DashboardConfigError, DashboardSettings, LoginLimiter,  # noqa: E402
                                  SessionStore, hash_password, same_origin, verify_password)
-from bots.metrics import Metrics  # noqa: E402
-from brain.memory import Store  # noqa: E402
-from brain.schema import questions  # noqa: E402
+from bots.runtime.metrics import Metrics  # noqa: E402
+from brain.store.event_store import Store  # noqa: E402
+from brain.store.schema import questions  # noqa: E402
 
 BASE = "https://dash.test"
 PASSWORD = "correct horse battery staple"

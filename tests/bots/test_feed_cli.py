@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bots.cli import cli
+from bots.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ def test_a_bad_room_key_exits_2(tmp_path):
 def test_configured_adapters_route_the_feed_to_the_other_adapters():
     from adapters.feed import FeedAdapter
     from bots.app import NoAdapterError, configured_adapters
-    from bots.config import parse_config
+    from bots.runtime.config import parse_config
     text = "adapters:\n  feed:\n    enabled: true\n    port: 0\n    token: ${LIVEROOM_FEED_TOKEN}\n"
     config = parse_config(text, env={"LIVEROOM_FEED_TOKEN": "s3cret"})
     adapters = configured_adapters(config)

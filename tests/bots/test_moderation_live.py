@@ -16,7 +16,7 @@ from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
 
 from adapters.model import FeedbackEvent, Room, User  # noqa: E402
 from bots.app import Runtime  # noqa: E402
-from brain.curated import CURATED_FILE, parse  # noqa: E402
+from brain.moderation.curated import CURATED_FILE, parse  # noqa: E402
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import pytest
 
-from bots import redact
-from bots.config import Config, parse_config
-from bots.redact import MASK, RedactingFilter, install, secrets_of
+from bots.runtime import redaction as redact
+from bots.runtime.config import Config, parse_config
+from bots.runtime.redaction import MASK, RedactingFilter, install, secrets_of
 
 TELEGRAM = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw9"
 DISCORD = "MTA5ODc2NTQzMjEwOTg3NjU0.GhAbCd.x1y2z3-secret_part"

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import ROOT, kill_when_stored, write_log  # noqa: E402
 from test_cli import liveroom  # noqa: E402  (the real-process helper: config.yaml beside the data dir)
 
-from bots.cli import cli
+from bots.cli.main import cli
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import ROOT  # noqa: E402
 
-from bots.cli import cli  # noqa: E402
+from bots.cli.main import cli  # noqa: E402
 
 
 async def test_live_marks_a_session_and_report_posts_a_summary_with_the_file(room):

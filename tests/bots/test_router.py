@@ -8,7 +8,7 @@ from adapters.commands import CommandSpec, Param
 from adapters.console import ConsoleAdapter
 from adapters.model import CommandEvent, MessageEvent, Role, Room, User
 from bots.app import Runtime
-from bots.config import Config, LimitsSection, RolesSection
+from bots.runtime.config import Config, LimitsSection, RolesSection
 
 ROOM = Room("console", "r")
 _IDS = itertools.count(1)

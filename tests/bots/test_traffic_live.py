@@ -17,7 +17,7 @@ from conftest import ROOT, make_config  # noqa: E402
 
 from adapters.replay import ReplayAdapter  # noqa: E402
 from bots.app import Runtime  # noqa: E402
-from bots.cli import cli  # noqa: E402
+from bots.cli.main import cli  # noqa: E402
 
 SHANGHAI = timezone(timedelta(hours=8))
 QUIET = {"answers": {"enabled": False}, "products": {"enabled": False}, "audience": {"enabled": False}}

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from adapters.model import CommandEvent, MessageEvent, Role, Room, TranscriptEvent, User
-from bots.answering import question_row
-from brain.memory import Store
-from brain.sessions import SessionData, find_room_sessions, load_session
+from bots.features.answering import question_row
+from brain.store.event_store import Store
+from brain.insights.sessions import SessionData, find_room_sessions, load_session
 
 ROOM = Room("replay", "r1")
 KEY = ROOM.key

@@ -7,8 +7,8 @@ import networkx as nx
 import pytest
 
 from adapters.model import MemberEvent, MessageEvent, Reply, Room, TranscriptEvent, User
-from brain.audience import DEFAULT_WEIGHTS, AudienceGraph, interactions
-from brain.memory import Store
+from brain.audience.graph import DEFAULT_WEIGHTS, AudienceGraph, interactions
+from brain.store.event_store import Store
 
 DAY = 86400.0
 

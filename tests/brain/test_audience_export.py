@@ -6,10 +6,10 @@ import json
 import networkx as nx
 import pytest
 
-from brain.audience import AudienceGraph
-from brain.audience_export import annotated_graph, export_graph, plot_graph
-from brain.audience_export import _draw  # noqa: PLC2701 - the title is only visible on the figure
-from brain.communities import analyse
+from brain.audience.graph import AudienceGraph
+from brain.audience.export import annotated_graph, export_graph, plot_graph
+from brain.audience.export import _draw  # noqa: PLC2701 - the title is only visible on the figure
+from brain.audience.communities import analyse
 
 
 def room_report():

@@ -1,6 +1,7 @@
 import numpy as np
 
-from brain.bursts import AnswerCache, BurstTracker, similarity_terms, text_overlap
+from brain.answers.bursts import AnswerCache, BurstTracker
+from brain.text.similarity import similarity_terms, text_overlap
 
 
 def unit(*xs):
@@ -53,7 +54,7 @@ def test_cache_is_bounded():
 
 
 def test_overlap_groups_put_a_text_with_the_first_group_that_shares_its_words():
-    from brain.bursts import OverlapGroups
+    from brain.text.similarity import OverlapGroups
 
     groups: OverlapGroups[list[str]] = OverlapGroups(0.5)
     for text in ("do you ship to the moon?", "包邮吗？", "can you ship to the moon?", "主播包邮吗", "what colour is it?"):

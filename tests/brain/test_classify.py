@@ -1,4 +1,4 @@
-"""The chat-line classifier (brain/classify.py) on the labelled set in tests/data.
+"""The chat-line classifier (brain/chat/classify.py) on the labelled set in tests/data.
 
 Figures asserted here were measured on the shipped weights (docs/classify.md);
 each floor is the measurement minus a small margin, so a regression fails and a
@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from brain.classify import (
+from brain.chat.classify import (
     DEFAULT_DATA, FEATURE_VERSION, LABELS, MODEL_PATH, PRIORITY, Label, LinearModel, MessageClassifier,
     RuleClassifier, _select, default_classifier, evaluate, is_abuse, load_labelled, split_of, train,
 )
-from brain.classify import load_lexicon
+from brain.chat.classify import load_lexicon
 
 EN, ZH = DEFAULT_DATA
 

@@ -5,8 +5,8 @@ import math
 import networkx as nx
 import pytest
 
-from brain.audience import AudienceGraph
-from brain.communities import (
+from brain.audience.graph import AudienceGraph
+from brain.audience.communities import (
     analyse,
     ari,
     convert_graph,

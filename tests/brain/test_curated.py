@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from brain.curated import CuratedAnswers, parse
+from brain.moderation.curated import CuratedAnswers, parse
 from brain.knowledge.loaders.markdown import load_markdown
 from brain.retrieval.embedders import make_embedder
 

@@ -1,4 +1,4 @@
-from brain.facts import extract_facts, unsupported_facts
+from brain.answers.fact_check import extract_facts, unsupported_facts
 
 SOURCE = ("Smoothie Lab costs ¥199 (was 299元). Use code SMOOTHIE20 for 20% off until 2026-11-30. "
           "Only 12 left in stock. Next live: Nov 21 at 8pm.")

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from brain import insights
-from brain.insights import SAMPLE_LIMIT, host_profile, is_rare_word, speaking_style, spoken_lines, words
-from brain.memory import Store
-from brain.quality import content_quality
+from brain.insights import host_profile as insights
+from brain.insights.host_profile import SAMPLE_LIMIT, host_profile, is_rare_word, speaking_style, spoken_lines, words
+from brain.store.event_store import Store
+from brain.insights.quality import content_quality
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scripted_room import ScriptedRoom as Script  # noqa: E402

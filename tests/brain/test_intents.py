@@ -1,4 +1,4 @@
-from brain.intents import expand_query
+from brain.retrieval.query_expansion import expand_query
 
 
 def test_commerce_intents_add_catalog_words_in_the_same_language():

@@ -17,11 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.model import FeedbackEvent, MessageEvent, Room, User
-from brain import interactions
-from brain.interactions import Cursor, LogFilter, count_matching, export, iter_rows, search, unanswered_topics, \
+from brain.insights import interaction_log as interactions
+from brain.insights.interaction_log import Cursor, LogFilter, count_matching, export, iter_rows, search, unanswered_topics, \
     viewer_history
-from brain.memory import Store
-from brain.schema import flagged_viewers, moderation_actions, questions, reviews
+from brain.store.event_store import Store
+from brain.store.schema import flagged_viewers, moderation_actions, questions, reviews
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 
@@ -339,8 +339,8 @@ def test_rare_text_goes_through_the_full_text_index_and_matches_exactly_what_lik
     """Migration 5's trigram index: a rare or missing word must not read the whole log, nor change results."""
     import sqlalchemy as sa
 
-    from brain import interactions
-    from brain.schema import QUESTIONS_FTS, questions
+    from brain.insights import interaction_log as interactions
+    from brain.store.schema import QUESTIONS_FTS, questions
 
     store = Store(f"sqlite:///{tmp_path / 'fts.db'}")
     rows = [{"room": "r", "event_id": f"e{i}", "user_key": "u", "user_name": "u", "lang": "en",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from brain.kb import KnowledgeBase
+from brain.knowledge.base import KnowledgeBase
 from brain.knowledge import IngestOptions
 from brain.retrieval.embedders import make_embedder
 

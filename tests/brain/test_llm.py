@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fakes.openai_server import FakeOpenAI  # noqa: E402
 
-from brain.llm import LLMClient, LLMSettings, LLMUnavailable, build_messages  # noqa: E402
+from brain.answers.llm import LLMClient, LLMSettings, LLMUnavailable, build_messages  # noqa: E402
 
 SOURCES = [("Pricing", "The course costs ¥199. Use code SMOOTHIE20 at checkout."),
            ("Shipping", "Blenders ship free in mainland China.")]

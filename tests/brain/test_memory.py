@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.model import MemberEvent, MessageEvent, Reply, Role, Room, User
-from brain import schema
-from brain.memory import Store, StoreError
+from brain.store import schema
+from brain.store.event_store import Store, StoreError
 
 ROOM = Room("replay", "r1")
 
@@ -206,7 +206,7 @@ def test_claim_refuses_what_is_taken_or_stored_with_one_look_at_each_room(tmp_pa
 
 
 def test_a_room_too_big_to_load_is_checked_event_by_event(tmp_path, monkeypatch):
-    from brain import memory
+    from brain.store import event_store as memory
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     first = Store(url)

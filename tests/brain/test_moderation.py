@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from brain.memory import Store
-from brain.moderation import (Asker, Decision, FlagList, ReviewError, ReviewQueue, review_reasons,
+from brain.store.event_store import Store
+from brain.moderation.review import (Asker, Decision, FlagList, ReviewError, ReviewQueue, review_reasons,
                               touches_money)
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from brain.knowledge.content import Product
-from brain.knowledge.products import product_draft
-from brain.product_eval import evaluate_products, precision_at
-from brain.product_match import MatchConfig, ProductDoc, ProductMatcher, product_docs_from_chunks
+from brain.knowledge.product_records import product_draft
+from brain.products.product_eval import evaluate_products, precision_at
+from brain.products.matching import MatchConfig, ProductDoc, ProductMatcher, product_docs_from_chunks
 from brain.retrieval.embedders import HashingEmbedder
 from brain.retrieval.types import Chunk
 

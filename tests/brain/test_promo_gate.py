@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from brain.promo_gate import GateDecision, PromoGate
+from brain.traffic.promo_gate import GateDecision, PromoGate
 
 
 def chat(gate: PromoGate, start: float, seconds: float, per_minute: float) -> float:

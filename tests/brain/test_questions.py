@@ -1,6 +1,6 @@
 import pytest
 
-from brain.questions import detect_question, language_of, normalise_question
+from brain.text.questions import detect_question, language_of, normalise_question
 
 
 @pytest.mark.parametrize("text,reason", [

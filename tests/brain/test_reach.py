@@ -4,7 +4,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from brain.reach import best_seeds, edge_probability, estimate_reach
+from brain.audience.reach import best_seeds, edge_probability, estimate_reach
 
 
 def room(n: int = 120, seed: int = 1) -> nx.Graph:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from adapters.model import MessageEvent, User
-from bots.audience import audience_graph
-from bots.config import Config
-from brain.memory import Store
-from brain.report import build_report, load_products
-from brain.report_html import render_report, summary_lines
+from bots.features.audience import audience_graph
+from bots.runtime.config import Config
+from brain.store.event_store import Store
+from brain.insights.report import build_report, load_products
+from brain.insights.report_html import render_report, summary_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))

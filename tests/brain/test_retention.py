@@ -13,10 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_interactions import (T0, action_row, chat, feedback, flag_row, insert, question, record,  # noqa: E402
                                review_row)
 
-from bots.config import ConfigError, RetentionSection, parse_config  # noqa: E402
-from brain.memory import Store  # noqa: E402
-from brain.retention import DAY, RetentionPolicy, apply_retention, delete_viewer, export_viewer  # noqa: E402
-from brain.schema import events, flagged_viewers, moderation_actions, pins, questions, reviews  # noqa: E402
+from bots.runtime.config import ConfigError, RetentionSection, parse_config  # noqa: E402
+from brain.store.event_store import Store  # noqa: E402
+from brain.store.retention import DAY, RetentionPolicy, apply_retention, delete_viewer, export_viewer  # noqa: E402
+from brain.store.schema import events, flagged_viewers, moderation_actions, pins, questions, reviews  # noqa: E402
 
 NOW = T0 + 100 * DAY
 

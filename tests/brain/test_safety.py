@@ -1,6 +1,6 @@
 import pytest
 
-from brain.safety import looks_like_instruction
+from brain.text.safety import looks_like_instruction
 
 
 @pytest.mark.parametrize("text", [

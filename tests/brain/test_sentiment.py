@@ -1,4 +1,4 @@
-"""Lexicon polarity, the per-minute mood series and its moving moments (brain/sentiment.py)."""
+"""Lexicon polarity, the per-minute mood series and its moving moments (brain/chat/sentiment.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from brain.classify import DEFAULT_DATA, load_labelled
-from brain.sentiment import SentimentAnalyzer, analyse, mood_series, moving_moments, polarity
+from brain.chat.classify import DEFAULT_DATA, load_labelled
+from brain.chat.sentiment import SentimentAnalyzer, analyse, mood_series, moving_moments, polarity
 
 
 @pytest.mark.parametrize("positive,negative", [

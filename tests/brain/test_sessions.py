@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from adapters.model import Role, User
-from brain.memory import Store
-from brain.sessions import StreamSession, find_room_sessions, load_session, parse_live_command, pick_session
+from brain.store.event_store import Store
+from brain.insights.sessions import StreamSession, find_room_sessions, load_session, parse_live_command, pick_session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scripted_room import HOST, KEY, T0  # noqa: E402

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from brain.stream_window import ContentWindow
+from brain.products.content_window import ContentWindow
 
 
 def brute_terms(lines, now, half_life, seconds):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from adapters.model import MemberEvent, MessageEvent, Room, User, ViewerCountEvent
-from brain.memory import Store
-from brain.traffic import (DAY, HOUR, WEEK, ActivitySeries, AnomalyDetector, Forecaster, Session, activity_series,
+from brain.store.event_store import Store
+from brain.traffic.series import (DAY, HOUR, WEEK, ActivitySeries, AnomalyDetector, Forecaster, Session, activity_series,
                            find_sessions, forecast, suggest_slots, weekly_profile)
-from brain.traffic_eval import synthetic_hourly
-from brain.traffic_plot import plot_forecast
+from brain.traffic.traffic_eval import synthetic_hourly
+from brain.traffic.plots import plot_forecast
 
 ROOM = Room("replay", "r1")
 OTHER = Room("replay", "r2")
@@ -452,7 +452,7 @@ def test_a_far_off_timestamp_in_an_old_database_cannot_blow_up_a_series(tmp_path
     """Issue 17, fault 2: a year-0001 row once made report --list allocate 39 GiB. Edges now refuse such
     times; a database written before still holds them, so a series too long to be real ends by tomorrow
     and keeps at most MAX_SERIES_BUCKETS before that."""
-    from brain import traffic
+    from brain.traffic import series as traffic
 
     store = Store(f"sqlite:///{tmp_path / 'old.sqlite'}")
     room = Room("replay", "r")

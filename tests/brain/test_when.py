@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from brain.when import ParsedEvery, WhenError, format_when, parse_every, parse_when, validate_tz
+from brain.traffic.time_phrases import ParsedEvery, WhenError, format_when, parse_every, parse_when, validate_tz
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")

@@ -24,7 +24,7 @@ from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
 from bots.app import Runtime  # noqa: E402
 from bots.dashboard import DashboardDeps, DashboardServer, create_app  # noqa: E402
 from bots.dashboard.auth import DashboardSettings, hash_password  # noqa: E402
-from bots.metrics import Metrics  # noqa: E402
+from bots.runtime.metrics import Metrics  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

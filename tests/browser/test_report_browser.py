@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bots.cli import cli
+from bots.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ("Activity", "Mood", "Top questions", "Unanswered questions", "Products: mentioned, pinned, asked about",

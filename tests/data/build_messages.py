@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, "/work/main")
-from brain.retrieval.text import detect_lang  # noqa: E402
+from brain.text.tokens import detect_lang  # noqa: E402
 
 SEED = 20240917
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Callable, Iterable, Mapping
 
-from ..content import Content
-from .catalog import load_csv, load_json, load_yaml
-from .html import load_html
-from .markdown import load_markdown
-from .pdf import load_pdf
-from .plaintext import load_text
+from brain.knowledge.content import Content
+from brain.knowledge.loaders.catalog import load_csv, load_json, load_yaml
+from brain.knowledge.loaders.html import load_html
+from brain.knowledge.loaders.markdown import load_markdown
+from brain.knowledge.loaders.pdf import load_pdf
+from brain.knowledge.loaders.plaintext import load_text
 
 __all__ = ["Loader", "LoaderRegistry", "default_registry"]
 

@@ -13,10 +13,10 @@ import io
 import json
 from typing import Any, Iterator
 
-from ..content import CatalogContent, RowIssue
-from ..errors import SkipFile
-from ..products import FIELD_ALIASES, RowError, normalize_key, parse_products
-from ..textutil import clean_text, decode_text
+from brain.knowledge.content import CatalogContent, RowIssue
+from brain.knowledge.errors import SkipFile
+from brain.knowledge.product_records import FIELD_ALIASES, RowError, normalize_key, parse_products
+from brain.knowledge.textutil import clean_text, decode_text
 
 __all__ = ["load_csv", "load_json", "load_yaml", "catalog_from_object", "iter_csv_records"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from ..content import Block, DocumentContent
-from ..textutil import clean_text, decode_text
+from brain.knowledge.content import Block, DocumentContent
+from brain.knowledge.textutil import clean_text, decode_text
 
 __all__ = ["load_html", "parse_html"]
 

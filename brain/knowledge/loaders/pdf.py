@@ -11,9 +11,9 @@ from __future__ import annotations
 import io
 import logging
 
-from ..content import Block, DocumentContent
-from ..errors import SkipFile
-from ..textutil import clean_text, ends_sentence, join_wrapped
+from brain.knowledge.content import Block, DocumentContent
+from brain.knowledge.errors import SkipFile
+from brain.knowledge.textutil import clean_text, ends_sentence, join_wrapped
 
 __all__ = ["load_pdf", "pdf_page_lines"]
 

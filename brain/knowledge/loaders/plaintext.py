@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from ..content import Block, DocumentContent
-from ..faq import match_answer, match_question
-from ..textutil import clean_text, decode_text, ends_sentence, join_wrapped
+from brain.knowledge.content import Block, DocumentContent
+from brain.knowledge.faq import match_answer, match_question
+from brain.knowledge.textutil import clean_text, decode_text, ends_sentence, join_wrapped
 
 __all__ = ["load_text", "parse_text"]
 

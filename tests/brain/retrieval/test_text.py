@@ -1,4 +1,4 @@
-from brain.retrieval.text import cjk_ratio, detect_lang, light_stem, tokenize
+from brain.text.tokens import cjk_ratio, detect_lang, light_stem, tokenize
 
 
 def test_english_tokens_lowercased_stemmed_without_stopwords():

@@ -1,0 +1,65 @@
+"""What the offline CLI commands (audience, traffic, evals) share: the store, the room to read,
+and how figures are printed.
+
+They run beside or after the bot, on its data directory, and never start it.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+import click
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bots.cli.main import Settings
+    from brain.store.event_store import Store
+
+__all__ = ["open_store", "pick_room", "echo_figures"]
+
+
+def echo_figures(result: dict[str, Any], as_json: bool) -> None:
+    """An evaluation's figures: one JSON object, or one aligned ``key  value`` line each."""
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    width = max((len(k) for k in result), default=0)
+    for key, value in result.items():
+        click.echo(f"{key:>{width}}  {value}")
+
+
+@contextmanager
+def open_store(settings: "Settings") -> Iterator["Store"]:
+    """The bot's store for reading (the same database URL the bot uses)."""
+    from bots.app import database_url
+    from brain.store.event_store import Store, StoreError
+    config = settings.config()
+    if not config.database.url and not settings.data_dir.is_dir():
+        raise click.ClickException(f"nothing is recorded yet: {settings.data_dir} does not exist "
+                                   "(run the bot or `liveroom replay` first, or pass --data-dir)")
+    try:
+        store = Store(database_url(config, settings.data_dir))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def pick_room(store: "Store", room: str | None) -> str:
+    """``room`` if the store has it; without one, the only room there is. Clear errors otherwise."""
+    rooms = store.rooms()
+    known = [key for key, _ in rooms]
+    if room is not None:
+        if room not in known:
+            hint = f" Rooms recorded: {', '.join(known[:10])}." if known else " Nothing is recorded yet."
+            raise click.ClickException(f"no events for room {room!r} in {store.url.split('///')[-1]}.{hint}")
+        return room
+    if not rooms:
+        raise click.ClickException("nothing is recorded yet: run the bot or `liveroom replay` first")
+    if len(rooms) > 1:
+        listing = ", ".join(f"{key} ({n} events)" for key, n in rooms[:10])
+        raise click.ClickException(f"several rooms are recorded; pick one with --room: {listing}")
+    return known[0]

@@ -1,0 +1,549 @@
+"""Viewer questions in the room → one answer per burst, posted without stalling the room.
+
+The listener only detects questions (microseconds) and queues them; routing
+goes on. A worker task takes the queue in batches:
+
+1. on the brain thread, embed the batch's search texts in one call (languages
+   the embedder reads; Chinese is matched lexically);
+2. on the loop, put each question in a burst (`brain.answers.bursts.BurstTracker`):
+   a question that joins an open burst is *merged* and costs nothing more;
+3. for each new burst: a cached answer (`AnswerCache`), or retrieval and the
+   extractive decision on the brain thread, then the LLM if one is configured;
+4. the burst's answer is posted ``hold`` seconds after its first question,
+   mentioning everyone who asked meanwhile; people who ask the same later in
+   the window get one follow-up, not one message each.
+
+Every question is recorded in the store with its outcome (answered, abstained,
+merged), its sources, confidence, latency and model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from adapters.commands import CommandSpec, Param
+from adapters.model import Event, MessageEvent, Reply, Role, User
+from bots.runtime.brain_worker import BrainHost, BrainUnavailable
+from bots.runtime.config import AnswersSection
+from bots.runtime.counters import Counters
+from bots.runtime.registry import CommandContext, CommandRegistry
+from brain.answers.compose import Answer, Citation
+from brain.moderation.curated import CURATED_FILE
+from brain.answers.bursts import AnswerCache, Burst, BurstTracker
+from brain.text.similarity import similarity_terms
+from brain.text.questions import Question, detect_question, language_of
+from brain.retrieval.types import SearchHit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bots.runtime.router import Router
+    from brain.store.event_store import Store
+
+#: Sees a detected question before it is queued: returns it (maybe rewritten) or None to take it over.
+QuestionHook = Callable[[MessageEvent, Question], "Question | None"]
+
+
+class LatencyObserver(Protocol):
+    """Where answer latencies go (`bots.runtime.metrics.Metrics`)."""
+
+    def observe_answer(self, latency_s: float, status: str) -> None: ...
+
+
+class ReviewGate(Protocol):
+    """Decides, just before an answer posts, whether it waits for a moderator (`bots.features.moderation`)."""
+
+    async def hold(self, lead: MessageEvent, question: Question, answer: Answer,
+                   others: list[MessageEvent]) -> int | None:
+        """Queue the answer and return its review id, or None to post it now."""
+
+    async def join(self, review_id: int, event: MessageEvent) -> None:
+        """Another viewer asked the question whose answer waits."""
+
+
+__all__ = ["Answering", "QuestionHook", "ReviewGate", "AnsweringStats", "question_row", "ASK", "KB", "UNANSWERED"]
+
+log = logging.getLogger(__name__)
+
+_BATCH = 64
+_VECTOR_CACHE = 4096
+#: A burst's answer names at most this many askers; the rest are counted ("+12").
+_MAX_MENTIONS = 8
+#: Late askers of an already answered burst get at most one follow-up per this many seconds.
+_FOLLOWUP_MIN_DELAY = 10.0
+
+ASK = CommandSpec("ask", "Ask the bot a question about the course or the products",
+                  params=(Param("question", description="your question", rest=True),))
+KB = CommandSpec("kb", "Reload the knowledge base after editing it, or show its status",
+                 params=(Param("action", choices=("reload", "status"), description="reload or status"),),
+                 role=Role.HOST)
+UNANSWERED = CommandSpec("unanswered", "Questions the bot could not answer, grouped, most asked first",
+                         params=(Param("limit", type="int", required=False, default=10,
+                                       description="how many groups"),),
+                         role=Role.HOST)
+
+
+@dataclass(slots=True)
+class AnsweringStats(Counters):
+    """Counters for replays and health checks. questions = answers + abstained + merged + held."""
+
+    questions: int = 0
+    answers: int = 0
+    abstained: int = 0
+    merged: int = 0
+    cached: int = 0
+    held: int = 0  # waiting for a moderator (moderation counts what became of them)
+    followups: int = 0
+    llm_fallbacks: int = 0  # the extractive answer stood in for the model's (failure or unsupported facts)
+    llm_errors: int = 0  # of those, the model failed (down, timeout, bad response)
+    errors: int = 0
+
+
+@dataclass
+class _BurstState:
+    """What the room has been told about one burst."""
+
+    lead: MessageEvent
+    question: Question
+    answer: Answer | None = None
+    posted: bool = False
+    askers: list[MessageEvent] = field(default_factory=list)  # merged before the post
+    late: list[MessageEvent] = field(default_factory=list)  # merged after the post
+    timer: asyncio.Task[None] | None = None
+    followup: asyncio.Task[None] | None = None
+    review_id: int | None = None  # the answer waits for a moderator
+
+
+def _is_viewer_chat(event: Event) -> bool:
+    return (type(event) is MessageEvent and event.author.role < Role.HOST)
+
+
+def question_row(*, room: str, event_id: str, user_key: str, user_name: str, text: str, lang: str, status: str,
+                 answer: str | None, sources: Sequence[dict[str, Any]] | None, confidence: float | None,
+                 latency_ms: float | None, model: str | None, ts: float, merged_into: str | None = None,
+                 reply_id: str | None = None) -> dict[str, Any]:
+    """One row of the interaction log (``brain.store.schema.questions``), whoever decided the answer."""
+    return {"room": room, "event_id": event_id, "user_key": user_key, "user_name": user_name, "text": text,
+            "lang": lang, "status": status, "answer": answer,
+            "sources": json.dumps(list(sources), ensure_ascii=False) if sources is not None else None,
+            "confidence": confidence, "latency_ms": latency_ms, "model": model, "merged_into": merged_into,
+            "ts": ts, "answered_at": time.time(), "reply_id": reply_id}
+
+
+class Answering:
+    """The room-facing question pipeline and its commands."""
+
+    def __init__(self, brain: BrainHost, store: "Store", settings: AnswersSection, *,
+                 bot_name: str = "liveroom") -> None:
+        self.brain = brain
+        self.store = store
+        self.settings = settings
+        self.bot_name = bot_name
+        self.stats = AnsweringStats()
+        self.tracker: BurstTracker[_BurstState] = BurstTracker(window=settings.merge_window)
+        self.cache: AnswerCache[Answer] = AnswerCache(ttl=settings.cache_ttl)
+        self._queue: asyncio.Queue[tuple[MessageEvent, Question]] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._router: Router | None = None
+        self._pending_posts: set[asyncio.Task[None]] = set()
+        self._post_now: asyncio.Event | None = None  # set by drain(): stop holding, post
+        self._busy = 0
+        self._vector_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._hooks: list[QuestionHook] = []
+        #: Set by moderation: the answers it must see before they post.
+        self.gate: ReviewGate | None = None
+        #: Set by the runtime: the latency histogram of /metrics.
+        self.metrics: LatencyObserver | None = None
+
+    # ---- wiring ----------------------------------------------------------------------
+
+    def attach(self, router: "Router", registry: CommandRegistry) -> None:
+        self._router = router
+        router.add_listener(self.on_event)
+        registry.add(ASK, self._ask_command)
+        registry.add(KB, self._kb_command)
+        registry.add(UNANSWERED, self._unanswered_command)
+
+    async def on_event(self, event: Event, router: "Router") -> None:
+        """The listener: detect, queue, return. Never waits for an answer."""
+        if not self.settings.enabled or not _is_viewer_chat(event):
+            return None
+        assert isinstance(event, MessageEvent)
+        question = detect_question(event.text, bot_names=(self.bot_name,))
+        if question is None:
+            return None
+        for hook in self._hooks:
+            question = hook(event, question)
+            if question is None:  # another part of the bot answers it (product recommendations)
+                return None
+        self.submit(event, question)
+        return None
+
+    def add_hook(self, hook: QuestionHook) -> None:
+        """Let ``hook`` see each detected question first: keep it, rewrite it, or take it (None)."""
+        self._hooks.append(hook)
+
+    def submit(self, event: MessageEvent, question: Question) -> None:
+        """Queue one question for answering (the listener's path, and a hook's way to hand one back)."""
+        self.stats.questions += 1
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        self._queue.put_nowait((event, question))
+        if self._worker is None or self._worker.done():
+            self.brain.start()
+            self._worker = asyncio.create_task(self._work(), name="answering")
+
+    # ---- the worker ------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        try:
+            await self.brain.ready()
+        except BrainUnavailable as exc:
+            log.error("answering is off: %s", exc)
+            while not self._queue.empty():  # still record the questions, as unanswered
+                event, question = self._queue.get_nowait()
+                self._record(event, question, None, "abstained", note=str(exc))
+                self.stats.errors += 1
+            return
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while len(batch) < _BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            self._busy += 1
+            try:
+                await self._handle_batch(batch)
+            except Exception:  # noqa: BLE001 - a bad batch must not end answering for the stream
+                self.stats.errors += len(batch)
+                log.exception("answering failed on a batch of %d questions", len(batch))
+            finally:
+                self._busy -= 1
+
+    async def _handle_batch(self, batch: list[tuple[MessageEvent, Question]]) -> None:
+        answerer = self.brain.answerer
+        assert answerer is not None
+        items = [(event, question, answerer.search_text(question.text, question.lang),
+                  similarity_terms(question.text), event.ts.timestamp()) for event, question in batch]
+        # 1. Repeats that share their words with an open burst are merged without embedding.
+        rest = []
+        for event, question, text, terms, now in items:
+            burst = self.tracker.match(event.room.key, None, terms, now)
+            if burst is not None:
+                self.tracker.join(burst, event.event_id, event.author.name, now)
+                self._merge(burst, event)
+            else:
+                rest.append((event, question, text, terms, now))
+        if not rest:
+            return
+        # 2. One embedding call for the distinct texts the model has not seen recently.
+        vectors = await self._vectors([(text, question.lang) for _, question, text, _, _ in rest])
+        # 3. Paraphrases join a burst by meaning; everything else opens one.
+        fresh: list[tuple[Burst[_BurstState], str, np.ndarray | None]] = []
+        for event, question, text, terms, now in rest:
+            vector = vectors.get(text)
+            burst = self.tracker.match(event.room.key, vector, terms, now)
+            if burst is not None:
+                self.tracker.join(burst, event.event_id, event.author.name, now)
+                self._merge(burst, event)
+                continue
+            burst = self.tracker.open(event.room.key, event.event_id, event.author.name, vector, terms, now)
+            burst.payload = _BurstState(lead=event, question=question)
+            cached = self.cache.get(text, vector, time.monotonic())
+            if cached is not None:
+                self.stats.cached += 1
+                burst.payload.answer = replace(cached, question=question.text, model="cache", latency_ms=0.0)
+                self._schedule_post(burst)
+            else:
+                fresh.append((burst, text, vector))
+        if not fresh:
+            return
+        # 4. Retrieval and the extractive decision for each new burst, then the LLM if configured.
+        decided = await self.brain.run(self._decide, [(b.payload.question, v) for b, _, v in fresh])  # type: ignore[union-attr]
+        for (burst, text, vector), (answer, hits) in zip(fresh, decided):
+            state = burst.payload
+            assert state is not None
+            if answerer.llm is not None and not answer.abstained and answer.model != "curated":
+                answer = await answerer.with_llm(state.question.text, hits, answer)
+                self._count_llm(answer)
+            state.answer = answer
+            if not answer.abstained:
+                self.cache.put(text, vector, answer, time.monotonic())
+            self._schedule_post(burst)
+
+    async def _vectors(self, texts: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+        """Embeddings of distinct search texts in languages the model reads, via a small LRU."""
+        readable = self.brain.dense_languages
+        wanted = list(dict.fromkeys(t for t, lang in texts if readable is None or lang in readable))
+        missing = [t for t in wanted if t not in self._vector_cache]
+        if missing and self.brain.embedder is not None:
+            matrix = await self.brain.run(self.brain.embedder.embed, missing)
+            for text, row in zip(missing, matrix):
+                self._vector_cache[text] = row
+        out = {}
+        for text in wanted:
+            if text in self._vector_cache:
+                self._vector_cache.move_to_end(text)
+                out[text] = self._vector_cache[text]
+        while len(self._vector_cache) > _VECTOR_CACHE:
+            self._vector_cache.popitem(last=False)
+        return out
+
+    def _decide(self, items: list[tuple[Question, np.ndarray | None]]) -> list[tuple[Answer, list[SearchHit]]]:
+        """Brain thread: retrieval and the extractive decision for each new burst."""
+        answerer = self.brain.answerer
+        assert answerer is not None
+        results = []
+        for question, vector in items:
+            started = time.perf_counter()
+            curated = self._curated(question, vector)
+            if curated is not None:
+                results.append((replace(curated, latency_ms=(time.perf_counter() - started) * 1000), []))
+                continue
+            hits = answerer.retrieve(question.text, question.lang, query_vector=vector)
+            answer = answerer.decide(question.text, hits, question.lang)
+            results.append((replace(answer, latency_ms=(time.perf_counter() - started) * 1000), hits))
+        return results
+
+    def _curated(self, question: Question, vector: np.ndarray | None) -> Answer | None:
+        """A moderator's curated answer to this question, which wins over anything retrieved."""
+        curated = self.brain.curated
+        found = curated.match(question.text, vector) if curated is not None else None
+        if found is None:
+            return None
+        entry = found.entry
+        return Answer(question=question.text, lang=question.lang, text=entry.answer, confidence=found.score,
+                      citations=(Citation(f"curated:{entry.id}", CURATED_FILE,
+                                          "moderator" if question.lang != "zh" else "管理员审核"),),
+                      model="curated", reason="curated")
+
+    # ---- posting ---------------------------------------------------------------------
+
+    def _merge(self, burst: Burst[_BurstState], event: MessageEvent) -> None:
+        self.stats.merged += 1
+        state = burst.payload
+        if state is None:
+            return
+        if state.review_id is not None and self.gate is not None:
+            self._spawn(self.gate.join(state.review_id, event))  # they get the answer when it is approved
+            return
+        if not state.posted:
+            state.askers.append(event)
+            return
+        state.late.append(event)
+        if state.followup is None or state.followup.done():
+            delay = max(self.settings.hold, _FOLLOWUP_MIN_DELAY)
+            state.followup = self._spawn(self._post_followup(burst, delay))
+
+    def _schedule_post(self, burst: Burst[_BurstState]) -> None:
+        state = burst.payload
+        assert state is not None
+        state.timer = self._spawn(self._post_after(burst, self.settings.hold))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._pending_posts.add(task)
+        task.add_done_callback(self._pending_posts.discard)
+        return task
+
+    async def _hold(self, seconds: float) -> None:
+        """Wait ``seconds`` (a burst gathering askers) unless a drain asks to post now."""
+        if self._post_now is None:
+            self._post_now = asyncio.Event()
+        if seconds <= 0 or self._post_now.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._post_now.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _post_after(self, burst: Burst[_BurstState], delay: float) -> None:
+        await self._hold(delay)
+        await self._post(burst)
+
+    async def _post(self, burst: Burst[_BurstState]) -> None:
+        state = burst.payload
+        if state is None or state.posted or state.answer is None:
+            return
+        state.posted = True
+        answer = state.answer
+        others = [e for e in state.askers if e.author.key != state.lead.author.key]
+        if self.gate is not None:
+            state.review_id = await self.gate.hold(state.lead, state.question, answer, others)
+            if state.review_id is not None:
+                self.stats.held += 1
+                self._observe(answer, "held")
+                state.askers.clear()  # they are in the review; moderation posts and records it
+                return
+        if answer.abstained:
+            self.stats.abstained += 1
+        else:
+            self.stats.answers += 1
+        self._observe(answer, "abstained" if answer.abstained else "answered")
+        reply_id = await self._send(state.lead, answer, others)
+        self._record(state.lead, state.question, answer, "abstained" if answer.abstained else "answered",
+                     reply_id=reply_id)
+        for event in state.askers:
+            self._record(event, None, answer, "merged", merged_into=state.lead.event_id)
+        state.askers.clear()
+
+    def _count_llm(self, answer: Answer) -> None:
+        """A note means the extractive answer stood in; "llm fallback" notes are the model failing."""
+        if answer.notes:
+            self.stats.llm_fallbacks += 1
+        if any(n.startswith("llm fallback") for n in answer.notes):
+            self.stats.llm_errors += 1
+
+    def _observe(self, answer: Answer, status: str) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_answer((answer.latency_ms or 0.0) / 1000.0, status)
+
+    async def _post_followup(self, burst: Burst[_BurstState], delay: float) -> None:
+        await self._hold(delay)
+        state = burst.payload
+        if state is None or state.answer is None or not state.late or state.review_id is not None:
+            return
+        late, state.late = state.late, []
+        self.stats.followups += 1
+        await self._send(late[0], state.answer, late[1:], reply_to=late[0].event_id, followup=True)
+        for event in late:
+            self._record(event, None, state.answer, "merged", merged_into=state.lead.event_id)
+
+    async def _send(self, lead: MessageEvent, answer: Answer, others: list[MessageEvent],
+                    reply_to: str | None = None, *, followup: bool = False) -> str | None:
+        assert self._router is not None
+        people: list[User] = []
+        for e in others:
+            if e.author not in people and e.author.key != lead.author.key:
+                people.append(e.author)
+        prefix = " ".join(f"@{u.name}" for u in people[:_MAX_MENTIONS])
+        if len(people) > _MAX_MENTIONS:
+            prefix += f" +{len(people) - _MAX_MENTIONS}"
+        text = f"{prefix} {answer.render()}" if prefix else answer.render()
+        # Answers invite 👍/👎 feedback; a follow-up repeats an answer, so it may be dropped when stale.
+        return await self._router.send(Reply(room=lead.room, text=text, reply_to=reply_to or lead.event_id,
+                                             to_user=lead.author, mentions=tuple(people[:_MAX_MENTIONS]),
+                                             priority=0 if followup else 1, feedback=not answer.abstained),
+                                       source=lead.source)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Answer everything queued and post everything pending now (end of a replay, shutdown).
+
+        With a ``timeout`` (a stop signal), questions still queued when it runs
+        out are recorded as not answered, so none is lost.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._queue is not None and (not self._queue.empty() or self._busy):
+            if self._worker is None or self._worker.done():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.01)
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+        while self._queue is not None and not self._queue.empty():
+            event, question = self._queue.get_nowait()
+            self.stats.errors += 1
+            self._record(event, question, None, "abstained", note="not answered before shutdown")
+        if self._post_now is None:
+            self._post_now = asyncio.Event()
+        self._post_now.set()
+        while self._pending_posts:
+            await asyncio.gather(*list(self._pending_posts), return_exceptions=True)
+        self._post_now.clear()
+
+    # ---- recording -------------------------------------------------------------------
+
+    def _record(self, event: MessageEvent, question: Question | None, answer: Answer | None, status: str,
+                *, merged_into: str | None = None, note: str | None = None, reply_id: str | None = None) -> None:
+        text = question.text if question is not None else event.text
+        self.store.record_question(question_row(
+            room=event.room.key, event_id=event.event_id, user_key=event.author.key, user_name=event.author.name,
+            text=text, lang=question.lang if question is not None else language_of(text), status=status,
+            answer=answer.render() if answer is not None and status != "merged" else note,
+            sources=[{"chunk_id": c.chunk_id, "source": c.source, "title": c.title} for c in answer.citations]
+            if answer else None,
+            confidence=answer.confidence if answer else None, latency_ms=answer.latency_ms if answer else None,
+            model=answer.model if answer else None, merged_into=merged_into, ts=event.ts.timestamp(),
+            reply_id=reply_id))
+
+    # ---- commands --------------------------------------------------------------------
+
+    async def ask(self, event: MessageEvent, text: str, *, review: bool = False) -> Answer | None:
+        """Answer one question now, bypassing burst merging (``/ask``, ``liveroom ask``).
+
+        With ``review`` (a viewer's ``/ask``), the moderation gate sees the
+        answer first; None means it waits for a moderator, who posts it.
+        """
+        await self.brain.ready()
+        answerer = self.brain.answerer
+        assert answerer is not None
+        question = detect_question(text) or Question(text, language_of(text), "command")
+        self.stats.questions += 1
+        cached = self.cache.get(answerer.search_text(text, question.lang), None, time.monotonic())
+        if cached is not None:
+            answer = replace(cached, question=text, model="cache", latency_ms=0.0)
+            self.stats.cached += 1
+        else:
+            [(answer, hits)] = await self.brain.run(self._decide, [(question, None)])
+            if answerer.llm is not None and not answer.abstained and answer.model != "curated":
+                answer = await answerer.with_llm(text, hits, answer)
+                self._count_llm(answer)
+            if not answer.abstained:
+                self.cache.put(answerer.search_text(text, question.lang), None, answer, time.monotonic())
+        if review and self.gate is not None and await self.gate.hold(event, question, answer, []) is not None:
+            self.stats.held += 1
+            return None
+        if answer.abstained:
+            self.stats.abstained += 1
+        else:
+            self.stats.answers += 1
+        self._record(event, question, answer, "abstained" if answer.abstained else "answered")
+        return answer
+
+    async def _ask_command(self, context: CommandContext, question: str) -> str | None:
+        try:
+            answer = await self.ask(context.event, question, review=True)
+        except BrainUnavailable as exc:
+            return f"I can't look that up right now ({exc}). I'll pass it to the host."
+        return answer.render() if answer is not None else None  # None: moderation said it waits
+
+    async def _kb_command(self, context: CommandContext, action: str) -> str:
+        try:
+            await self.brain.ready()
+            if action == "reload":
+                summary = await self.brain.run(self.brain.reload)
+                if summary.changed:
+                    self.cache.clear()
+                return "\n".join(summary.lines())
+        except BrainUnavailable as exc:
+            return str(exc)
+        except FileNotFoundError as exc:
+            return f"cannot reload: {exc}"
+        kb = self.brain.kb
+        assert kb is not None
+        return (f"knowledge base {kb.root}: {len(kb)} chunks, version {kb.version}; "
+                f"answer cache {self.cache.stats()}")
+
+    async def _unanswered_command(self, context: CommandContext, limit: int = 10) -> str:
+        topics = await asyncio.to_thread(self._unanswered, context.event.room.key, max(1, limit))
+        if not topics:
+            return "No unanswered questions in this room."
+        lines = [f"Unanswered questions ({len(topics)} groups):"]
+        lines += [f"  {t.asks}× {t.text}  ({', '.join(t.people)})" for t in topics]
+        return "\n".join(lines)
+
+    def _unanswered(self, room: str, limit: int) -> list[Any]:
+        """The dashboard's grouping of abstained questions (`brain.insights.interaction_log`), the same everywhere."""
+        from brain.insights.interaction_log import unanswered_topics
+
+        self.store.flush()
+        return unanswered_topics(self.store.engine, room=room, limit=limit)

@@ -1,0 +1,1 @@
+"""The audience graph, its communities, reach and export."""

@@ -1,0 +1,1 @@
+"""Reading chat: message classification, sentiment and their lexicons."""

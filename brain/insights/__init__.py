@@ -1,0 +1,1 @@
+"""After the stream: sessions, the host profile, answer quality, the interaction log and the report."""

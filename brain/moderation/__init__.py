@@ -1,0 +1,1 @@
+"""Moderation: review decisions and curated answers."""

@@ -1,0 +1,1 @@
+"""Products against the stream: matching, ranking, the content window, evaluation."""
