@@ -20,12 +20,11 @@ merged), its sources, confidence, latency and model.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
@@ -38,6 +37,7 @@ from bots.runtime.registry import CommandContext, CommandRegistry
 from brain.answers.compose import Answer, Citation
 from brain.moderation.curated import CURATED_FILE
 from brain.answers.bursts import AnswerCache, Burst, BurstTracker
+from brain.store.question_rows import question_row
 from brain.text.similarity import similarity_terms
 from brain.text.questions import Question, detect_question, language_of
 from brain.retrieval.types import SearchHit
@@ -122,18 +122,6 @@ class _BurstState:
 
 def _is_viewer_chat(event: Event) -> bool:
     return (type(event) is MessageEvent and event.author.role < Role.HOST)
-
-
-def question_row(*, room: str, event_id: str, user_key: str, user_name: str, text: str, lang: str, status: str,
-                 answer: str | None, sources: Sequence[dict[str, Any]] | None, confidence: float | None,
-                 latency_ms: float | None, model: str | None, ts: float, merged_into: str | None = None,
-                 reply_id: str | None = None) -> dict[str, Any]:
-    """One row of the interaction log (``brain.store.schema.questions``), whoever decided the answer."""
-    return {"room": room, "event_id": event_id, "user_key": user_key, "user_name": user_name, "text": text,
-            "lang": lang, "status": status, "answer": answer,
-            "sources": json.dumps(list(sources), ensure_ascii=False) if sources is not None else None,
-            "confidence": confidence, "latency_ms": latency_ms, "model": model, "merged_into": merged_into,
-            "ts": ts, "answered_at": time.time(), "reply_id": reply_id}
 
 
 class Answering:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Event, FeedbackEvent, MessageEvent, Reply, Role, Room, User
-from bots.features.answering import question_row
+from brain.store.question_rows import question_row
 from bots.runtime.config import ModerationSection
 from bots.runtime.counters import Counters
 from bots.runtime.registry import CommandContext, CommandRegistry

@@ -31,7 +31,7 @@ import numpy as np
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, TranscriptEvent
-from bots.features.answering import question_row
+from brain.store.question_rows import question_row
 from bots.runtime.brain_worker import BrainHost, BrainUnavailable
 from bots.runtime.config import ProductsSection
 from bots.runtime.counters import Counters

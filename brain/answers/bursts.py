@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from brain.text.questions import normalise_question
-from brain.text.similarity import similarity_terms, text_overlap
+from brain.text.similarity import text_overlap
 
 __all__ = ["same_question", "Burst", "BurstTracker", "AnswerCache"]
 
