@@ -19,7 +19,7 @@ from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
 from bots.features.answering import Answering
 from bots.features.audience import LiveAudience
-from bots.runtime.brain_worker import BrainHost
+from bots.runtime.brain_worker import BrainWorker
 from bots.runtime.builtin_commands import register_builtin
 from bots.runtime.config import Config
 from bots.runtime.metrics import Metrics
@@ -107,7 +107,7 @@ class Runtime:
     store: Store
     registry: CommandRegistry
     router: Router
-    brain: BrainHost
+    brain: BrainWorker
     answering: Answering | None
     products: LiveProducts | None = None
     schedule: ScheduleService | None = None
@@ -128,7 +128,7 @@ class Runtime:
         register_builtin(registry)
         router = Router(store=store, registry=registry, roles=config.roles,
                         max_message_chars=config.limits.max_message_chars, bot_name=config.bot.name)
-        brain = BrainHost(config, data_dir)
+        brain = BrainWorker(config, data_dir)
         answering = None
         if config.answers.enabled:
             answering = Answering(brain, store, config.answers, bot_name=config.bot.name)
@@ -177,7 +177,7 @@ class Runtime:
 
         The signal handlers are installed before the first await, so a signal while
         the room starts up is a graceful stop too; it never waits for the embedding
-        model (`BrainHost.abandon`): that load takes seconds and cannot be cut short.
+        model (`BrainWorker.abandon`): that load takes seconds and cannot be cut short.
         """
         loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[None]] = []  # the adapters' runs, once started

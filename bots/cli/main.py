@@ -404,11 +404,11 @@ def feed_captions(settings: Settings, file: Path, room: str, fast: bool, speed: 
 
 
 def _brain(settings: Settings, folder: Path | None = None) -> Any:
-    from bots.runtime.brain_worker import BrainHost
+    from bots.runtime.brain_worker import BrainWorker
     config = settings.config()
     _setup_logging(config, settings.data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return BrainHost(config, settings.data_dir, knowledge_root=folder)
+    return BrainWorker(config, settings.data_dir, knowledge_root=folder)
 
 
 def _load_brain(brain: Any, *, quiet: bool) -> Any:

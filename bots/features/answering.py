@@ -30,7 +30,7 @@ import numpy as np
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Event, MessageEvent, Reply, Role, User
-from bots.runtime.brain_worker import BrainHost, BrainUnavailable
+from bots.runtime.brain_worker import BrainWorker, BrainUnavailable
 from bots.runtime.config import AnswersSection
 from bots.runtime.counters import Counters
 from bots.runtime.registry import CommandContext, CommandRegistry
@@ -127,7 +127,7 @@ def _is_viewer_chat(event: Event) -> bool:
 class Answering:
     """The room-facing question pipeline and its commands."""
 
-    def __init__(self, brain: BrainHost, store: "Store", settings: AnswersSection, *,
+    def __init__(self, brain: BrainWorker, store: "Store", settings: AnswersSection, *,
                  bot_name: str = "liveroom") -> None:
         self.brain = brain
         self.store = store

@@ -49,7 +49,7 @@ from brain.text.questions import Question
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.features.answering import Answering
-    from bots.runtime.brain_worker import BrainHost
+    from bots.runtime.brain_worker import BrainWorker
     from bots.runtime.router import Router
     from brain.store.event_store import Store
 
@@ -132,7 +132,7 @@ def _asker(event: MessageEvent) -> Asker:
 class LiveModeration:
     """The approval gate, its queue, flags, and the moderation commands of every room."""
 
-    def __init__(self, store: "Store", settings: ModerationSection, *, brain: "BrainHost | None" = None,
+    def __init__(self, store: "Store", settings: ModerationSection, *, brain: "BrainWorker | None" = None,
                  clock: Callable[[], float] = time.time, poll_interval: float = 1.0) -> None:
         self.store = store
         self.settings = settings

@@ -32,7 +32,7 @@ import numpy as np
 from adapters.commands import CommandSpec, Param
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, TranscriptEvent
 from brain.store.question_rows import question_row
-from bots.runtime.brain_worker import BrainHost, BrainUnavailable
+from bots.runtime.brain_worker import BrainWorker, BrainUnavailable
 from bots.runtime.config import ProductsSection
 from bots.runtime.counters import Counters
 from bots.runtime.registry import CommandContext, CommandRegistry
@@ -114,7 +114,7 @@ def settings_from(section: ProductsSection) -> RankingSettings:
 class LiveProducts:
     """The room-facing product ranking: listener, commands and the answering hook."""
 
-    def __init__(self, brain: BrainHost, store: "Store", settings: ProductsSection) -> None:
+    def __init__(self, brain: BrainWorker, store: "Store", settings: ProductsSection) -> None:
         self.brain = brain
         self.store = store
         self.settings = settings

@@ -2,7 +2,7 @@
 
 Loading the embedding model takes seconds and one embedding takes milliseconds
 of CPU; neither may run on the event loop, where it would stall every adapter's
-heartbeat. `BrainHost` owns one worker thread: everything that touches the
+heartbeat. `BrainWorker` owns one worker thread: everything that touches the
 model or the indexes runs there, one job at a time (torch is set to one
 thread, so two jobs would only fight over the second core the loop needs).
 
@@ -37,12 +37,12 @@ from brain.knowledge.chunking import ChunkingOptions
 from brain.answers.llm import LLMClient, LLMSettings
 from brain.retrieval.embedders import Embedder, make_embedder
 
-__all__ = ["BrainHost", "BrainUnavailable"]
+__all__ = ["BrainWorker", "BrainUnavailable"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Seconds `BrainHost.shutdown` waits for a job still running (a model load) before leaving it behind.
+#: Seconds `BrainWorker.shutdown` waits for a job still running (a model load) before leaving it behind.
 SHUTDOWN_GRACE = 1.0
 
 _Job = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -86,7 +86,7 @@ class _DaemonWorker(Executor):
                 if not future.set_running_or_notify_cancel():
                     continue  # cancelled while queued
             except RuntimeError:
-                continue  # failed by `BrainHost.abandon` while queued: nobody waits for it
+                continue  # failed by `BrainWorker.abandon` while queued: nobody waits for it
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - handed to the waiter, as ThreadPoolExecutor does
@@ -122,7 +122,7 @@ def _finish_at_exit() -> None:
 
     A daemon thread inside torch's C++ code while the interpreter finalises can
     abort the process ("terminate called without an active exception"). A load
-    given up on (`BrainHost.abandon`) ends at its next step. ``liveroom run`` does
+    given up on (`BrainWorker.abandon`) ends at its next step. ``liveroom run`` does
     not come here: it ends with ``os._exit`` once its store is closed (bots.cli.main).
     """
     for worker in list(_workers):
@@ -130,7 +130,7 @@ def _finish_at_exit() -> None:
 
 
 def _settle(future: "Future[Any]", exc: BaseException | None, result: Any = None) -> None:
-    """Finish ``future`` unless `BrainHost.abandon` already failed it (the waiters have moved on)."""
+    """Finish ``future`` unless `BrainWorker.abandon` already failed it (the waiters have moved on)."""
     try:
         if exc is not None:
             future.set_exception(exc)
@@ -140,7 +140,7 @@ def _settle(future: "Future[Any]", exc: BaseException | None, result: Any = None
         pass
 
 
-class BrainHost:
+class BrainWorker:
     """The embedder, knowledge base and answerer of one bot, behind one worker thread."""
 
     def __init__(self, config: Config, data_dir: Path, *, knowledge_root: Path | None = None) -> None:
