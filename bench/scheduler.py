@@ -40,7 +40,8 @@ from apscheduler.triggers.interval import IntervalTrigger  # noqa: E402
 from adapters.model import Room  # noqa: E402
 from bench._common import machine_line, table  # noqa: E402
 from bots.runtime.config import ScheduleSection  # noqa: E402
-from bots.features.scheduler import ScheduleService, room_payload  # noqa: E402
+from bots.features.scheduler import ScheduleService  # noqa: E402
+from bots.runtime.contacts import room_payload  # noqa: E402
 from brain.store.event_store import Store  # noqa: E402
 
 

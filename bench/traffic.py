@@ -42,7 +42,9 @@ import numpy as np  # noqa: E402
 
 from _common import table  # noqa: E402
 from brain.store.event_store import Store  # noqa: E402
-from brain.traffic.series import HOUR, AnomalyDetector, Forecaster, activity_series  # noqa: E402
+from brain.traffic.anomalies import AnomalyDetector  # noqa: E402
+from brain.traffic.forecast import Forecaster  # noqa: E402
+from brain.traffic.series import HOUR, activity_series  # noqa: E402
 from brain.traffic.traffic_eval import evaluate_forecast, synthetic_hourly, write_series_csv  # noqa: E402
 
 TARGET_FIT_S = 2.0

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bots.cli.main import EXIT_CONFIG, Settings, cli, eval_group
 from bots.cli.rooms import echo_figures, open_store, pick_room
+from bots.cli.settings import EXIT_CONFIG, Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from brain.audience.communities import AudienceReport
@@ -42,7 +42,7 @@ def _report(settings: Settings, room: str | None) -> tuple[str, "AudienceReport"
     return key, analyse(graph.snapshot())
 
 
-@cli.group(name="audience")
+@click.group(name="audience")
 def audience_group() -> None:
     """The room's audience graph: export it, or draw it."""
 
@@ -85,7 +85,7 @@ def audience_plot(settings: Settings, room: str | None, out: Path, top_n: int) -
     click.echo(f"wrote {out}")
 
 
-@eval_group.command(name="communities")
+@click.command(name="communities")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 def eval_communities(directory: Path, as_json: bool) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import click
 
-from bots.cli.main import Settings, cli, serve
+from bots.cli.serve import serve
+from bots.cli.settings import Settings
 
 __all__ = ["dashboard_group"]
 
 
-@cli.group(name="dashboard", invoke_without_command=True)
+@click.group(name="dashboard", invoke_without_command=True)
 @click.option("--host", default=None, help="Listen address (default: dashboard.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help="Port (default: dashboard.port, 8700; 0 picks a free one).")

@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bots.cli.main import Settings, cli
 from bots.cli.rooms import echo_figures, open_store
+from bots.cli.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from brain.insights.interaction_log import LogFilter, LogRow
@@ -144,7 +144,7 @@ def _echo_row(row: "LogRow", zone: str) -> None:
 
 # ---- liveroom log ------------------------------------------------------------------------------------
 
-@cli.group(name="log")
+@click.group(name="log")
 def log_group() -> None:
     """The interaction log: every question the bot handled, what it did, and how it was judged."""
 
@@ -221,7 +221,7 @@ def _actor() -> tuple[str, str]:
     return f"cli:{name}", name
 
 
-@cli.group(name="privacy")
+@click.group(name="privacy")
 def privacy_group() -> None:
     """A viewer's data: everything stored about them, or erase it."""
 
@@ -280,7 +280,7 @@ def privacy_delete(settings: Settings, viewer: str, yes: bool) -> None:
 
 # ---- liveroom retention --------------------------------------------------------------------------------
 
-@cli.group(name="retention")
+@click.group(name="retention")
 def retention_group() -> None:
     """How long the store keeps rows (the retention section of the config)."""
 

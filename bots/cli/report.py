@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from bots.cli.main import Settings, cli
 from bots.cli.rooms import open_store, pick_room
+from bots.cli.settings import Settings
 
 __all__ = ["report_command"]
 
 
-@cli.command(name="report")
+@click.command(name="report")
 @click.option("--room", default=None, help="Room key (platform:room_id); optional when only one is recorded.")
 @click.option("--session", "session", default=None,
               help="Session number (1 = the first), or 'latest' (default). `liveroom report --list` shows them.")

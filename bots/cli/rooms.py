@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import click
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bots.cli.main import Settings
+    from bots.cli.settings import Settings
     from brain.store.event_store import Store
 
 __all__ = ["open_store", "pick_room", "echo_figures"]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from bots.cli.main import EXIT_CONFIG, Settings, cli, eval_group
 from bots.cli.rooms import echo_figures, open_store, pick_room
+from bots.cli.settings import EXIT_CONFIG, Settings
 
 __all__ = ["traffic_group"]
 
 
-@cli.group(name="traffic")
+@click.group(name="traffic")
 def traffic_group() -> None:
     """A room's activity over time: forecasts and pictures."""
 
@@ -35,7 +35,8 @@ def traffic_plot(settings: Settings, room: str | None, out: Path, metric: str, h
     """
     import numpy as np
 
-    from brain.traffic.series import HOUR, MINUTE, activity_series, forecast
+    from brain.traffic.forecast import forecast
+    from brain.traffic.series import HOUR, MINUTE, activity_series
     from brain.traffic.plots import plot_forecast
     if out.suffix.lower() != ".png":
         raise click.ClickException(f"--out must be a .png file, got {out.name!r}")
@@ -58,7 +59,7 @@ def traffic_plot(settings: Settings, room: str | None, out: Path, metric: str, h
                f"{steps} forecast, method {fc.method})")
 
 
-@eval_group.command(name="forecast")
+@click.command(name="forecast")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--horizon", type=click.IntRange(min=1), default=30, show_default=True,
               help="Held-out points at the end of the series.")

@@ -3,12 +3,13 @@
 The listener only detects questions (microseconds) and queues them; routing
 goes on. A worker task takes the queue in batches:
 
-1. on the brain thread, embed the batch's search texts in one call (languages
-   the embedder reads; Chinese is matched lexically);
-2. on the loop, put each question in a burst (`brain.answers.bursts.BurstTracker`):
-   a question that joins an open burst is *merged* and costs nothing more;
-3. for each new burst: a cached answer (`AnswerCache`), or retrieval and the
-   extractive decision on the brain thread, then the LLM if one is configured;
+1. on the loop, repeats that share their words with an open burst
+   (`brain.answers.bursts.BurstTracker`) are *merged* and cost nothing more;
+2. the rest go to the brain in ONE call, `brain.answers.answer_pipeline.AnswerPipeline.answer_batch`
+   on the brain thread: vectors, bursts by meaning, the answer cache, curated
+   answers, retrieval and the extractive decision; it says for each question
+   whether it merged, and otherwise its answer and where it came from;
+3. on the loop, the LLM if one is configured (`AnswerPipeline.finish`);
 4. the burst's answer is posted ``hold`` seconds after its first question,
    mentioning everyone who asked meanwhile; people who ask the same later in
    the window get one follow-up, not one message each.
@@ -22,25 +23,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol
-
-import numpy as np
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Event, MessageEvent, Reply, Role, User
 from bots.runtime.brain_worker import BrainWorker, BrainUnavailable
 from bots.runtime.config import AnswersSection
 from bots.runtime.counters import Counters
-from bots.runtime.registry import CommandContext, CommandRegistry
-from brain.answers.compose import Answer, Citation
-from brain.moderation.curated import CURATED_FILE
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import CommandContext
 from brain.answers.bursts import AnswerCache, Burst, BurstTracker
+from brain.answers.compose import Answer
+from brain.answers.answer_pipeline import AnswerMemory, AnswerPipeline, Asked, Outcome
 from brain.store.question_rows import question_row
-from brain.text.similarity import similarity_terms
 from brain.text.questions import Question, detect_question, language_of
-from brain.retrieval.types import SearchHit
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.runtime.router import Router
@@ -72,7 +69,6 @@ __all__ = ["Answering", "QuestionHook", "ReviewGate", "AnsweringStats", "questio
 log = logging.getLogger(__name__)
 
 _BATCH = 64
-_VECTOR_CACHE = 4096
 #: A burst's answer names at most this many askers; the rest are counted ("+12").
 _MAX_MENTIONS = 8
 #: Late askers of an already answered burst get at most one follow-up per this many seconds.
@@ -134,20 +130,30 @@ class Answering:
         self.settings = settings
         self.bot_name = bot_name
         self.stats = AnsweringStats()
-        self.tracker: BurstTracker[_BurstState] = BurstTracker(window=settings.merge_window)
-        self.cache: AnswerCache[Answer] = AnswerCache(ttl=settings.cache_ttl)
+        #: The bursts, recent answers and recent vectors the brain's answer pipeline keeps for this room-facing side.
+        self.memory: AnswerMemory[_BurstState] = AnswerMemory(BurstTracker(window=settings.merge_window),
+                                                              AnswerCache(ttl=settings.cache_ttl))
         self._queue: asyncio.Queue[tuple[MessageEvent, Question]] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._router: Router | None = None
         self._pending_posts: set[asyncio.Task[None]] = set()
         self._post_now: asyncio.Event | None = None  # set by drain(): stop holding, post
         self._busy = 0
-        self._vector_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._hooks: list[QuestionHook] = []
         #: Set by moderation: the answers it must see before they post.
         self.gate: ReviewGate | None = None
         #: Set by the runtime: the latency histogram of /metrics.
         self.metrics: LatencyObserver | None = None
+
+    @property
+    def tracker(self) -> BurstTracker[_BurstState]:
+        """Open bursts per room (`AnswerMemory.tracker`)."""
+        return self.memory.tracker
+
+    @property
+    def cache(self) -> AnswerCache[Answer]:
+        """Recent answers (`AnswerMemory.cache`); cleared when the knowledge changes."""
+        return self.memory.cache
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -215,101 +221,57 @@ class Answering:
                 self._busy -= 1
 
     async def _handle_batch(self, batch: list[tuple[MessageEvent, Question]]) -> None:
-        answerer = self.brain.answerer
-        assert answerer is not None
-        items = [(event, question, answerer.search_text(question.text, question.lang),
-                  similarity_terms(question.text), event.ts.timestamp()) for event, question in batch]
-        # 1. Repeats that share their words with an open burst are merged without embedding.
-        rest = []
-        for event, question, text, terms, now in items:
-            burst = self.tracker.match(event.room.key, None, terms, now)
+        pipeline = self._pipeline()
+        # 1. Repeats that share their words with an open burst are merged without a brain call.
+        rest: list[tuple[MessageEvent, Asked]] = []
+        for event, question in batch:
+            asked = Asked(question, room=event.room.key, event_id=event.event_id, asker=event.author.name,
+                          ts=event.ts.timestamp())
+            burst = self.memory.join_by_words(asked)
             if burst is not None:
-                self.tracker.join(burst, event.event_id, event.author.name, now)
                 self._merge(burst, event)
             else:
-                rest.append((event, question, text, terms, now))
+                rest.append((event, asked))
         if not rest:
             return
-        # 2. One embedding call for the distinct texts the model has not seen recently.
-        vectors = await self._vectors([(text, question.lang) for _, question, text, _, _ in rest])
-        # 3. Paraphrases join a burst by meaning; everything else opens one.
-        fresh: list[tuple[Burst[_BurstState], str, np.ndarray | None]] = []
-        for event, question, text, terms, now in rest:
-            vector = vectors.get(text)
-            burst = self.tracker.match(event.room.key, vector, terms, now)
-            if burst is not None:
-                self.tracker.join(burst, event.event_id, event.author.name, now)
+        # 2. One brain call: vectors, bursts by meaning, the cache, curated answers, retrieval, the decision.
+        outcomes: list[Outcome[_BurstState]] = await self.brain.run(
+            pipeline.answer_batch, [asked for _, asked in rest], self.memory)
+        fresh: list[tuple[Burst[_BurstState], Outcome[_BurstState]]] = []
+        for (event, asked), outcome in zip(rest, outcomes):
+            burst = outcome.burst
+            assert burst is not None
+            if outcome.merged:
                 self._merge(burst, event)
                 continue
-            burst = self.tracker.open(event.room.key, event.event_id, event.author.name, vector, terms, now)
-            burst.payload = _BurstState(lead=event, question=question)
-            cached = self.cache.get(text, vector, time.monotonic())
-            if cached is not None:
+            burst.payload = _BurstState(lead=event, question=asked.question)
+            if outcome.cached:
                 self.stats.cached += 1
-                burst.payload.answer = replace(cached, question=question.text, model="cache", latency_ms=0.0)
+                burst.payload.answer = outcome.answer
                 self._schedule_post(burst)
             else:
-                fresh.append((burst, text, vector))
-        if not fresh:
-            return
-        # 4. Retrieval and the extractive decision for each new burst, then the LLM if configured.
-        decided = await self.brain.run(self._decide, [(b.payload.question, v) for b, _, v in fresh])  # type: ignore[union-attr]
-        for (burst, text, vector), (answer, hits) in zip(fresh, decided):
+                fresh.append((burst, outcome))
+        # 3. The LLM, if configured, for each new burst's answer; then it posts after the hold.
+        for burst, outcome in fresh:
             state = burst.payload
             assert state is not None
-            if answerer.llm is not None and not answer.abstained and answer.model != "curated":
-                answer = await answerer.with_llm(state.question.text, hits, answer)
-                self._count_llm(answer)
-            state.answer = answer
-            if not answer.abstained:
-                self.cache.put(text, vector, answer, time.monotonic())
+            state.answer = await self._finish(pipeline, outcome)
             self._schedule_post(burst)
 
-    async def _vectors(self, texts: list[tuple[str, str]]) -> dict[str, np.ndarray]:
-        """Embeddings of distinct search texts in languages the model reads, via a small LRU."""
-        readable = self.brain.dense_languages
-        wanted = list(dict.fromkeys(t for t, lang in texts if readable is None or lang in readable))
-        missing = [t for t in wanted if t not in self._vector_cache]
-        if missing and self.brain.embedder is not None:
-            matrix = await self.brain.run(self.brain.embedder.embed, missing)
-            for text, row in zip(missing, matrix):
-                self._vector_cache[text] = row
-        out = {}
-        for text in wanted:
-            if text in self._vector_cache:
-                self._vector_cache.move_to_end(text)
-                out[text] = self._vector_cache[text]
-        while len(self._vector_cache) > _VECTOR_CACHE:
-            self._vector_cache.popitem(last=False)
-        return out
+    def _pipeline(self) -> AnswerPipeline:
+        pipeline = self.brain.pipeline
+        assert pipeline is not None, "the brain is not ready"
+        return pipeline
 
-    def _decide(self, items: list[tuple[Question, np.ndarray | None]]) -> list[tuple[Answer, list[SearchHit]]]:
-        """Brain thread: retrieval and the extractive decision for each new burst."""
-        answerer = self.brain.answerer
-        assert answerer is not None
-        results = []
-        for question, vector in items:
-            started = time.perf_counter()
-            curated = self._curated(question, vector)
-            if curated is not None:
-                results.append((replace(curated, latency_ms=(time.perf_counter() - started) * 1000), []))
-                continue
-            hits = answerer.retrieve(question.text, question.lang, query_vector=vector)
-            answer = answerer.decide(question.text, hits, question.lang)
-            results.append((replace(answer, latency_ms=(time.perf_counter() - started) * 1000), hits))
-        return results
-
-    def _curated(self, question: Question, vector: np.ndarray | None) -> Answer | None:
-        """A moderator's curated answer to this question, which wins over anything retrieved."""
-        curated = self.brain.curated
-        found = curated.match(question.text, vector) if curated is not None else None
-        if found is None:
-            return None
-        entry = found.entry
-        return Answer(question=question.text, lang=question.lang, text=entry.answer, confidence=found.score,
-                      citations=(Citation(f"curated:{entry.id}", CURATED_FILE,
-                                          "moderator" if question.lang != "zh" else "管理员审核"),),
-                      model="curated", reason="curated")
+    async def _finish(self, pipeline: AnswerPipeline, outcome: Outcome[_BurstState]) -> Answer:
+        """The outcome's final answer: the LLM's (counted) when it applies, else the pipeline's own."""
+        if outcome.final:
+            assert outcome.answer is not None
+            return outcome.answer
+        answer = await pipeline.finish(outcome, self.memory)
+        if outcome.llm:
+            self._count_llm(answer)
+        return answer
 
     # ---- posting ---------------------------------------------------------------------
 
@@ -472,21 +434,14 @@ class Answering:
         answer first; None means it waits for a moderator, who posts it.
         """
         await self.brain.ready()
-        answerer = self.brain.answerer
-        assert answerer is not None
+        pipeline = self._pipeline()
         question = detect_question(text) or Question(text, language_of(text), "command")
         self.stats.questions += 1
-        cached = self.cache.get(answerer.search_text(text, question.lang), None, time.monotonic())
-        if cached is not None:
-            answer = replace(cached, question=text, model="cache", latency_ms=0.0)
+        # Answered alone (no room): no burst, and the cache and curated answers match its words.
+        [outcome] = await self.brain.run(pipeline.answer_batch, [Asked(question, typed=text)], self.memory)
+        if outcome.cached:
             self.stats.cached += 1
-        else:
-            [(answer, hits)] = await self.brain.run(self._decide, [(question, None)])
-            if answerer.llm is not None and not answer.abstained and answer.model != "curated":
-                answer = await answerer.with_llm(text, hits, answer)
-                self._count_llm(answer)
-            if not answer.abstained:
-                self.cache.put(answerer.search_text(text, question.lang), None, answer, time.monotonic())
+        answer = await self._finish(pipeline, outcome)
         if review and self.gate is not None and await self.gate.hold(event, question, answer, []) is not None:
             self.stats.held += 1
             return None

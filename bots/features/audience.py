@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from adapters.commands import CommandSpec, Param
-from adapters.model import CommandEvent, Event, MemberEvent, MessageEvent, Role, TranscriptEvent
+from adapters.model import Event, MessageEvent, Role
 from bots.runtime.config import AudienceSection
 from bots.runtime.counters import Counters
-from bots.runtime.registry import CommandContext, CommandRegistry
-from brain.audience.graph import AudienceGraph, ViewerProfile
+from bots.runtime.listeners import Wants
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import CommandContext
+from brain.audience.graph import STORED_KINDS, AudienceGraph, ViewerProfile, audience_graph
 from brain.audience.communities import AudienceReport, analyse
 from brain.text.questions import detect_question
 from brain.audience.reach import best_seeds
@@ -40,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bots.runtime.router import Router
     from brain.store.event_store import Store
 
-__all__ = ["LiveAudience", "AUDIENCE", "WHO", "REACH", "STORED_KINDS", "audience_graph"]
+__all__ = ["LiveAudience", "AUDIENCE", "WHO", "REACH"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,9 +56,6 @@ REACH = CommandSpec("reach", "The best viewers to seed a promotion with, and how
                     role=Role.HOST)
 
 _DAY = 86400.0
-#: The stored events a room's graph is rebuilt from: what the live listener observes
-#: (commands talk to the bot, not to people, so they are not ties).
-STORED_KINDS = ("chat", "join")
 #: Seconds a scheduled hand-over waits to gather events into one batch for the worker.
 _GATHER = 0.05
 #: /reach takes at most this many seeds (the answer has to fit in a chat message).
@@ -86,13 +85,6 @@ class _Pending:
     task: asyncio.Future[None] | None = None
 
 
-def audience_graph(room_key: str, settings: AudienceSection, bot_name: str) -> AudienceGraph:
-    """An empty graph for one room with the configured decay, windows and identities."""
-    return AudienceGraph(room_key, half_life_s=settings.half_life_days * _DAY, identities=settings.identities,
-                         bot_names=(bot_name,), co_window_s=settings.co_window,
-                         session_gap_s=settings.session_gap, active_window_s=settings.active_window)
-
-
 class LiveAudience:
     """The room-facing audience graph: the listener, the worker thread and the commands."""
 
@@ -109,7 +101,7 @@ class LiveAudience:
     # ---- wiring ----------------------------------------------------------------------
 
     def attach(self, router: "Router", registry: CommandRegistry) -> None:
-        router.add_listener(self.on_event)
+        router.add_listener(self.on_event, Wants.of(kinds=STORED_KINDS))
         registry.add(AUDIENCE, self._audience_command)
         registry.add(WHO, self._who_command)
         registry.add(REACH, self._reach_command)
@@ -127,10 +119,7 @@ class LiveAudience:
     async def on_event(self, event: Event, router: "Router") -> None:
         if not self.settings.enabled:
             return None
-        if isinstance(event, MessageEvent) and not isinstance(event, (TranscriptEvent, CommandEvent)):
-            self._queue(event)
-        elif isinstance(event, MemberEvent) and event.joined:
-            self._queue(event)
+        self._queue(event)  # a chat line or a join (`STORED_KINDS`)
         if self._ticker is None and self.settings.analyse_interval > 0:
             self._ticker = asyncio.create_task(self._tick(), name="audience-analyses")
         return None

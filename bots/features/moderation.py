@@ -33,14 +33,16 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from adapters.commands import CommandSpec, Param
-from adapters.model import Event, FeedbackEvent, MessageEvent, Reply, Role, Room, User
+from adapters.model import FeedbackEvent, MessageEvent, Reply, Role, Room, User
 from brain.store.question_rows import question_row
 from bots.runtime.config import ModerationSection
 from bots.runtime.counters import Counters
-from bots.runtime.registry import CommandContext, CommandRegistry
+from bots.runtime.listeners import VIEWER_LINES, Wants
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import CommandContext
 from brain.answers.compose import ABSTAIN_TEXT, Answer
 from brain.text.similarity import similarity_terms, text_overlap
 from brain.moderation.curated import CuratedEntry
@@ -48,7 +50,6 @@ from brain.moderation.review import Asker, Decision, FlagList, Review, ReviewErr
 from brain.text.questions import Question
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bots.features.answering import Answering
     from bots.runtime.brain_worker import BrainWorker
     from bots.runtime.router import Router
     from brain.store.event_store import Store
@@ -85,6 +86,20 @@ FLAG = CommandSpec("flag", "Make every answer to a viewer wait for a moderator",
                    role=Role.MOD)
 UNFLAG = CommandSpec("unflag", "Let answers to a flagged viewer post again",
                      params=(Param("viewer", description="their name or @name"),), role=Role.MOD)
+
+
+class _Clearable(Protocol):
+    def clear(self) -> None: ...
+
+
+class GatedAnswers(Protocol):
+    """What moderation needs of the answering feature: to sit in front of its posts, and to clear
+    its cache of answers when one is disputed or corrected (`bots.features.answering.Answering`)."""
+
+    gate: Any
+
+    @property
+    def cache(self) -> _Clearable: ...
 
 
 @dataclass(slots=True)
@@ -143,7 +158,7 @@ class LiveModeration:
         self.flags = FlagList(store.engine, clock=clock)
         self.stats = ModerationStats()
         self._router: Router | None = None
-        self._answering: Answering | None = None
+        self._answering: GatedAnswers | None = None
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._disputed: dict[str, list[tuple[frozenset[str], float]]] = {}
         self._expiry: asyncio.Task[None] | None = None
@@ -156,17 +171,17 @@ class LiveModeration:
         #: Called with a viewer's key after their data was deleted (the audience graph forgets them).
         self._forgetters: list[Callable[[str], Awaitable[Any]]] = []
         #: Per room, the mod or host who spoke last, and the adapter they spoke through: who hears of new items.
-        self._staff: dict[str, tuple[User, Room, str]] = {}
 
     # ---- wiring ----------------------------------------------------------------------
 
-    def attach(self, router: "Router", registry: CommandRegistry, answering: "Answering | None") -> None:
+    def attach(self, router: "Router", registry: CommandRegistry, answering: "GatedAnswers | None") -> None:
         self._router = router
         self._answering = answering
         if answering is not None:
             answering.gate = self
             self._min_confidence = self.settings.review_confidence
-        router.add_listener(self.on_event)
+        router.add_listener(self._watch_line, VIEWER_LINES)
+        router.add_listener(self.on_feedback, Wants.of(kinds=("feedback",)))
         registry.add(REVIEW, self._review_command)
         registry.add(APPROVE, self._approve_command)
         registry.add(REJECT, self._reject_command)
@@ -225,14 +240,13 @@ class LiveModeration:
 
     async def _tell_staff(self, review: Review) -> None:
         """Whisper a new item to the room's most recently active mod or host, with what to type."""
-        staff = self._staff.get(review.room)
+        staff = self._router.contacts.staff(review.room) if self._router is not None else None
         if not self.settings.notify_mods or staff is None or self._router is None:
             return
-        user, room, source = staff
         text = (f"Waiting for review #{review.id} [{', '.join(review.reasons)}] {review.user_name}: "
                 f"{review.question}\n  draft: {review.draft}\n"
                 f"/approve {review.id} · /edit {review.id} <answer> · /reject {review.id} [reason]")
-        await self._router.send(Reply(room=room, text=text, ephemeral=True, to_user=user, priority=2), source=source)
+        await self._router.whisper(staff, text, priority=2)
 
     async def join(self, review_id: int, event: MessageEvent) -> None:
         """A viewer asked the same while the answer waits: they get it too (or at once, if it was decided)."""
@@ -379,15 +393,8 @@ class LiveModeration:
 
     # ---- feedback and disputes -------------------------------------------------------
 
-    async def on_event(self, event: Event, router: "Router") -> None:
-        """Viewers' 👍/👎 on the bot's answers, viewers' chat for the abuse watch, who of the staff is here."""
-        if isinstance(event, MessageEvent):
-            self._remember(event)
-        if type(event) is MessageEvent and event.author.role == Role.VIEWER:
-            self._watch_line(event)
-            return None
-        if not isinstance(event, FeedbackEvent):
-            return None
+    async def on_feedback(self, event: FeedbackEvent, router: "Router") -> None:
+        """Viewers' 👍/👎 on the bot's answers: a 👎 disputes the answer for a while."""
         row = await asyncio.to_thread(self.store.question_for_reply, event.target)
         if event.value > 0:
             self.stats.feedback_up += 1
@@ -401,12 +408,8 @@ class LiveModeration:
             self._answering.cache.clear()  # the disliked answer must not be served from the cache again
         return None
 
-    def _remember(self, event: MessageEvent) -> None:
-        """Chat reaches the listener, commands do not: the mod commands call this too."""
-        if event.author.role >= Role.MOD:
-            self._staff[event.room.key] = (event.author, event.room, event.source)
-
-    def _watch_line(self, event: MessageEvent) -> None:
+    async def _watch_line(self, event: MessageEvent, router: "Router") -> None:
+        """Viewers' chat, gathered for the abuse watch."""
         if self.settings.auto_flag_strikes <= 0 or event.author.key in self.flags:
             return
         self._lines.append(event)
@@ -480,7 +483,6 @@ class LiveModeration:
     # ---- commands --------------------------------------------------------------------
 
     async def _review_command(self, context: CommandContext) -> str:
-        self._remember(context.event)
         room = context.event.room.key
         items = await asyncio.to_thread(self.queue.pending, room=room, limit=20)
         if not items:
@@ -495,25 +497,21 @@ class LiveModeration:
         return "\n".join(lines)
 
     async def _approve_command(self, context: CommandContext, id: int) -> str:  # noqa: A002 - the param's name
-        self._remember(context.event)
         actor = context.event.author
         return (await self.approve(id, actor_key=actor.key, actor_name=actor.name,
                                    room=context.event.room.key)).message
 
     async def _reject_command(self, context: CommandContext, id: int, reason: str | None = None) -> str:  # noqa: A002
-        self._remember(context.event)
         actor = context.event.author
         return (await self.reject(id, reason, actor_key=actor.key, actor_name=actor.name,
                                   room=context.event.room.key)).message
 
     async def _edit_command(self, context: CommandContext, id: int, text: str) -> str:  # noqa: A002
-        self._remember(context.event)
         actor = context.event.author
         return (await self.edit(id, text, actor_key=actor.key, actor_name=actor.name,
                                 room=context.event.room.key)).message
 
     async def _flag_command(self, context: CommandContext, viewer: str, reason: str | None = None) -> str:
-        self._remember(context.event)
         found = await asyncio.to_thread(self.store.find_person, context.event.room.key, viewer)
         if found is None:
             return f"No one called {viewer} has spoken in this room."
@@ -525,7 +523,6 @@ class LiveModeration:
         return f"Flagged {name}: every answer to them now waits for a moderator."
 
     async def _unflag_command(self, context: CommandContext, viewer: str) -> str:
-        self._remember(context.event)
         found = await asyncio.to_thread(self.store.find_person, context.event.room.key, viewer)
         key, name = found if found is not None else (viewer, viewer)
         actor = context.event.author

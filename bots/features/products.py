@@ -25,29 +25,29 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
 from adapters.commands import CommandSpec, Param
-from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, TranscriptEvent
+from adapters.model import Event, MessageEvent, Reply, Role, TranscriptEvent
 from brain.store.question_rows import question_row
 from bots.runtime.brain_worker import BrainWorker, BrainUnavailable
 from bots.runtime.config import ProductsSection
 from bots.runtime.counters import Counters
-from bots.runtime.registry import CommandContext, CommandRegistry
-from brain.products.matching import ProductMatcher, product_docs_from_chunks
+from bots.runtime.listeners import CHAT_AND_SPEECH
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import CommandContext
 from brain.products.ranking import (ProductRanker, RankedProduct, RankingSettings, RoomProducts, describe_product,
                             detect_need, refers_to_current, resolve_reference)
 from brain.text.questions import Question, detect_question, language_of
 from brain.products.content_window import ContentWindow
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bots.features.answering import Answering
     from bots.runtime.router import Router
     from brain.store.event_store import Store
 
-__all__ = ["LiveProducts", "ProductsStats", "PRODUCTS", "PIN", "TOPIC"]
+__all__ = ["LiveProducts", "ProductsStats", "QuestionQueue", "PRODUCTS", "PIN", "TOPIC"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,14 @@ _TOPIC_WEIGHT = 3.0
 #: A viewer's earlier questions used to personalise recommendations.
 _HISTORY = 5
 
+
+class QuestionQueue(Protocol):
+    """What products need of the answering feature (`bots.features.answering.Answering`): to see each
+    question before it is queued, and to hand back the ones resolved here ("how much is this one?")."""
+
+    def add_hook(self, hook: Callable[[MessageEvent, Question], Question | None]) -> None: ...
+
+    def submit(self, event: MessageEvent, question: Question) -> None: ...
 
 @dataclass(slots=True)
 class ProductsStats(Counters):
@@ -124,20 +132,19 @@ class LiveProducts:
         self._kb_version = -1
         self._rooms: dict[str, RoomProducts] = {}
         self._pins_loaded: set[str] = set()
-        self._sources: dict[str, str] = {}
         self._queues: dict[str, _RoomQueue] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._router: Router | None = None
-        self._answering: Answering | None = None
+        self._answering: QuestionQueue | None = None
         #: every change of a room's top product: (room key, ts, product id); replays report it
         self.top_history: list[tuple[str, float, str]] = []
 
     # ---- wiring ----------------------------------------------------------------------
 
-    def attach(self, router: "Router", registry: CommandRegistry, answering: "Answering | None") -> None:
+    def attach(self, router: "Router", registry: CommandRegistry, answering: "QuestionQueue | None") -> None:
         self._router = router
         self._answering = answering
-        router.add_listener(self.on_event)
+        router.add_listener(self.on_event, CHAT_AND_SPEECH)
         registry.add(PRODUCTS, self._products_command)
         registry.add(PIN, self._pin_command)
         registry.add(TOPIC, self._topic_command)
@@ -152,22 +159,14 @@ class LiveProducts:
         if kb is None:
             raise BrainUnavailable("the knowledge base is not loaded yet")
         if self.ranker is None or kb.version != self._kb_version:
-            chunks = [c for c in kb.index.lexical.chunks if c.metadata.get("kind") == "product"]
-            docs = product_docs_from_chunks(chunks)
-            vectors = None
-            if kb.index.vector is not None and chunks:
-                # The knowledge base has embedded every product already: reuse, never re-embed.
-                stored = kb.index.vector.get_embeddings([c.id for c in chunks])
-                by_product = {str(c.metadata.get("id", c.id)): stored[c.id] for c in chunks if c.id in stored}
-                if len(by_product) == len(docs):
-                    vectors = by_product
-            matcher = ProductMatcher(docs, self.brain.embedder, vectors=vectors)
-            if matcher.duplicates:
+            # The knowledge base has embedded every product already: the ranker reuses those vectors.
+            ranker = ProductRanker.from_knowledge(kb, self.ranking, embedder=self.brain.embedder)
+            if ranker.matcher.duplicates:
                 log.warning("catalog: product ids given more than once (first kept): %s",
-                            ", ".join(sorted(set(matcher.duplicates))[:10]))
-            self.ranker = ProductRanker(matcher, self.ranking)
+                            ", ".join(sorted(set(ranker.matcher.duplicates))[:10]))
+            self.ranker = ranker
             self._kb_version = kb.version
-            log.info("product ranking over %d products", len(matcher))
+            log.info("product ranking over %d products", len(ranker.matcher))
         return self.ranker
 
     async def _ready_ranker(self) -> ProductRanker:
@@ -195,11 +194,10 @@ class LiveProducts:
     # ---- inbound ---------------------------------------------------------------------
 
     async def on_event(self, event: Event, router: "Router") -> None:
-        if not self.settings.enabled or not isinstance(event, MessageEvent) or isinstance(event, CommandEvent):
+        if not self.settings.enabled:
             return None
         if isinstance(event, TranscriptEvent) or event.author.role is Role.HOST:
-            self._room_host(event)
-            self.feed(event.room.key, event.ts.timestamp(), event.text, source=event.source)
+            self.feed(event.room.key, event.ts.timestamp(), event.text)
             return None
         if self.ranker is not None and event.room.key in self._rooms:
             for product in self.ranker.products_named_in(event.text)[:3]:
@@ -209,17 +207,11 @@ class LiveProducts:
             self._enqueue(event.room.key, _Ask(event, Question(event.text, language_of(event.text), "need"), True))
         return None
 
-    def _room_host(self, event: MessageEvent) -> None:
-        room = self._room(event.room.key)
-        room.host, room.place = event.author, event.room
-        self._sources[event.room.key] = event.source
-
-    def feed(self, room_key: str, ts: float, text: str, *, source: str, weight: float = 1.0) -> None:
+    def feed(self, room_key: str, ts: float, text: str, *, weight: float = 1.0) -> None:
         """Queue one line of host speech for the room's worker."""
         if not text.strip():
             return
         self.stats.lines += 1
-        self._sources.setdefault(room_key, source)
         self._enqueue(room_key, _Line(ts, text, weight))
 
     def _enqueue(self, room_key: str, item: "_Line | _Ask") -> None:
@@ -307,7 +299,8 @@ class LiveProducts:
         self.stats.top_changes += 1
         now = room.window.lines[-1].ts if len(room.window) else time.time()
         self.top_history.append((room_key, now, top.product.id))
-        if not self.settings.auto_suggest or room.host is None or room.place is None:
+        host = self._router.contacts.host(room_key) if self._router is not None else None
+        if not self.settings.auto_suggest or host is None:
             return
         second = ranked[1].score if len(ranked) > 1 else 0.0
         lead = (top.score - second) / top.score if top.score > 0 else 0.0
@@ -319,8 +312,7 @@ class LiveProducts:
         lang = language_of(top.line or top.product.name)
         text = (f"Suggestion: pin {describe_product(top.product, lang)} — {top.explain()}. "
                 f"/pin {top.product.id}")
-        await self._router.send(Reply(room=room.place, text=text, ephemeral=True, to_user=room.host, priority=0),
-                                source=self._sources.get(room_key, ""))
+        await self._router.whisper(host, text, priority=0)
 
     # ---- viewers, through the answering pipeline -------------------------------------
 
@@ -436,8 +428,7 @@ class LiveProducts:
 
     async def _topic_command(self, context: CommandContext, text: str) -> str:
         event = context.event
-        self._room_host(event)
-        self.feed(event.room.key, event.ts.timestamp(), text, source=event.source, weight=_TOPIC_WEIGHT)
+        self.feed(event.room.key, event.ts.timestamp(), text, weight=_TOPIC_WEIGHT)
         await self._flush_pending(event.room.key)
         room = self._rooms.get(event.room.key)
         top = room.top if room is not None else None

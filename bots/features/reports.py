@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Callable
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Role
-from bots.features.audience import STORED_KINDS, audience_graph
-from bots.runtime.registry import CommandContext, CommandRegistry
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import CommandContext
+from brain.audience.graph import STORED_KINDS, audience_graph
 from brain.insights.report import build_report, load_products
 from brain.insights.report_html import summary_lines, write_report
 from brain.insights.sessions import find_room_sessions

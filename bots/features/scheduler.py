@@ -44,10 +44,13 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.commands import CommandSpec, Param
-from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, Room, TranscriptEvent, User
+from adapters.model import CommandEvent, Event, Reply, Role, Room
 from bots.runtime.config import ScheduleSection
+from bots.runtime.contacts import room_from_payload, room_payload, user_from_payload, user_payload
 from bots.runtime.counters import Counters
-from bots.runtime.registry import CommandContext, CommandRegistry
+from bots.runtime.listeners import VIEWER_LINES
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import CommandContext
 from brain.traffic.promo_gate import PromoGate
 from brain.text.questions import language_of
 from brain.traffic.time_phrases import WhenError, format_when, parse_every, parse_when, validate_tz
@@ -57,7 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from bots.runtime.router import Router
 
-__all__ = ["ScheduleService", "SCHEDULE", "fire_scheduled", "room_payload", "user_payload"]
+__all__ = ["ScheduleService", "SCHEDULE", "fire_scheduled"]
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +79,6 @@ JOB_TABLE = "scheduled_jobs"
 _ACTIVE: dict[str, "ScheduleService"] = {}
 _FLAG = re.compile(r"--(min-lines|max-per-hour)(?:=|\s+)(\S+)")
 KindHandler = Callable[[Mapping[str, Any]], Awaitable[None]]
-
-
-def room_payload(room: Room) -> dict[str, str]:
-    return {"platform": room.platform, "id": room.id, "kind": room.kind, "name": room.name}
-
-
-def user_payload(user: User) -> dict[str, str]:
-    return {"platform": user.platform, "id": user.id, "name": user.name, "role": user.role.label}
-
-
-def _room(data: Mapping[str, str]) -> Room:
-    return Room(data["platform"], data["id"], data.get("kind", "group"), data.get("name", ""))
-
-
-def _user(data: Mapping[str, str]) -> User:
-    return User(data["platform"], data["id"], data.get("name", ""), Role.parse(data.get("role", "viewer")))
 
 
 async def fire_scheduled(name: str, payload: dict[str, Any]) -> None:
@@ -139,7 +126,7 @@ class ScheduleService:
 
     def attach(self, router: "Router", registry: CommandRegistry) -> None:
         self._router = router
-        router.add_listener(self.on_event)
+        router.add_listener(self.on_event, VIEWER_LINES)
         registry.add(SCHEDULE, self._schedule_command)
 
     def register_kind(self, kind: str, handler: KindHandler) -> None:
@@ -302,8 +289,8 @@ class ScheduleService:
         """Send ``text`` to the payload's room (or privately to its host); True if it went out."""
         if self._router is None:
             return False
-        room = _room(payload["room"])
-        to_user = _user(payload["host"]) if to_host and payload.get("host") else None
+        room = room_from_payload(payload["room"])
+        to_user = user_from_payload(payload["host"]) if to_host and payload.get("host") else None
         reply = Reply(room=room, text=text, priority=priority, ephemeral=to_user is not None, to_user=to_user)
         sent = await self._router.send(reply, source=payload["source"])
         if sent is None:
@@ -319,12 +306,10 @@ class ScheduleService:
     # ---- inbound ---------------------------------------------------------------------
 
     async def on_event(self, event: Event, router: "Router") -> None:
-        """Chat lines feed the rooms' promo gates; hosts are remembered for notices."""
-        if isinstance(event, MessageEvent) and not isinstance(event, (CommandEvent, TranscriptEvent)):
-            if event.author.role < Role.MOD:
-                # The scheduler's clock, not the event's time: the gate compares lines with
-                # its own decisions, and a replayed log carries old timestamps.
-                self._room_promos(event.room.key).gate.observe(self.clock().timestamp())
+        """Viewers' chat lines feed the rooms' promo gates."""
+        # The scheduler's clock, not the event's time: the gate compares lines with
+        # its own decisions, and a replayed log carries old timestamps.
+        self._room_promos(event.room.key).gate.observe(self.clock().timestamp())
         return None
 
     def _room_promos(self, room_key: str) -> _RoomPromos:

@@ -7,7 +7,7 @@
   the room's host, so it arrives where they already look.
 * ``/when`` (host) reads the room's history from the store, off the loop, and
   suggests the best stream starts of the next week with the audience to expect
-  and the reason (`brain.traffic.series.suggest_slots`). It also books a weekly job
+  and the reason (`brain.traffic.slots.suggest_slots`). It also books a weekly job
   (``traffic.weekly_suggestions``) that posts the same to the host.
 
 Event time, not wall time, closes minutes while events flow, so a replayed log
@@ -22,22 +22,26 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 from adapters.commands import CommandSpec
-from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, Room, TranscriptEvent, User
+from adapters.model import Event, Role, Room
 from bots.runtime.config import ScheduleSection, TrafficSection
+from bots.runtime.contacts import user_payload
 from bots.runtime.counters import Counters
-from bots.runtime.registry import CommandContext, CommandRegistry
-from bots.features.scheduler import user_payload
-from brain.traffic.series import Anomaly, AnomalyDetector, Suggestions, activity_series, find_sessions, suggest_slots
+from bots.runtime.listeners import CHAT
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import CommandContext
+from brain.traffic.anomalies import Anomaly, AnomalyDetector
+from brain.traffic.live_sessions import find_sessions
+from brain.traffic.series import activity_series
+from brain.traffic.slots import Suggestions, suggest_slots
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.runtime.router import Router
-    from bots.features.scheduler import ScheduleService
     from brain.store.event_store import Store
 
-__all__ = ["LiveTraffic", "WHEN"]
+__all__ = ["LiveTraffic", "WHEN", "WeeklySchedule"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,22 @@ WHEN = CommandSpec("when", "The best times to go live next week, with the audien
                    role=Role.HOST)
 
 _MINUTE = 60
+
+
+class WeeklySchedule(Protocol):
+    """What ``/when`` needs of the scheduler (`bots.features.scheduler.ScheduleService`) for weekly suggestions."""
+
+    def clock(self) -> datetime: ...
+
+    def register_kind(self, kind: str, handler: Callable[[Mapping[str, Any]], Awaitable[None]]) -> None: ...
+
+    def add_weekly(self, job_id: str, *, kind: str, room: Room, source: str, day: str, hour: int,
+                   tz: str, extra: Mapping[str, Any] | None = None) -> None: ...
+
+    async def post(self, payload: Mapping[str, Any], text: str, *, priority: int = 1,
+                   to_host: bool = False) -> bool: ...
+
+
 #: A silent gap longer than this is fed as at most this many empty minutes (a restart, a night).
 _MAX_GAP_MINUTES = 60
 #: The wall clock closes a room's minutes only while its last event is this recent (a live room).
@@ -57,9 +77,6 @@ class _RoomRhythm:
     minute: int | None = None        # the open minute (epoch minutes)
     count: int = 0                   # chat lines in it
     last_event_wall: float = 0.0     # time.time() when its last event arrived
-    host: User | None = None
-    place: Room | None = None
-    source: str = ""
 
 
 @dataclass(slots=True)
@@ -74,7 +91,7 @@ class LiveTraffic:
     """The listener that watches each room's per-minute chat, and the ``/when`` command."""
 
     def __init__(self, store: "Store", settings: TrafficSection, schedule_settings: ScheduleSection,
-                 schedule: "ScheduleService | None" = None, *, clock: Callable[[], datetime] | None = None) -> None:
+                 schedule: WeeklySchedule | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         #: "now" for /when (tests pin it; the live minutes follow event time, see the module docstring)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -89,7 +106,7 @@ class LiveTraffic:
 
     def attach(self, router: "Router", registry: CommandRegistry) -> None:
         self._router = router
-        router.add_listener(self.on_event)
+        router.add_listener(self.on_event, CHAT)
         registry.add(WHEN, self._when_command)
         if self.schedule is not None:
             self.schedule.register_kind("when", self._weekly)
@@ -97,18 +114,10 @@ class LiveTraffic:
     # ---- live minutes ----------------------------------------------------------------
 
     async def on_event(self, event: Event, router: "Router") -> None:
-        if not isinstance(event, MessageEvent) or isinstance(event, TranscriptEvent):
-            return None
         room = self._rooms.get(event.room.key)
         if room is None:
             room = self._rooms[event.room.key] = _RoomRhythm()
-        if event.author.role is Role.HOST:
-            room.host, room.place, room.source = event.author, event.room, event.source
-        elif room.place is None:
-            room.place, room.source = event.room, event.source
         room.last_event_wall = time.time()
-        if isinstance(event, CommandEvent):
-            return None
         minute = int(event.ts.timestamp() // _MINUTE)
         await self._advance(event.room.key, room, minute)
         room.count += 1
@@ -148,12 +157,11 @@ class LiveTraffic:
             self.stats.drops += 1
         self.notices.append((key, anomaly))
         log.info("traffic %s in %s: %s", anomaly.kind, key, anomaly.reason)
-        if self._router is None or room.host is None or room.place is None:
+        host = self._router.contacts.host(key) if self._router is not None else None
+        if self._router is None or host is None:
             return  # nobody to tell: no host has spoken in this room since the start
         label = "Chat spike" if anomaly.kind == "spike" else "Chat drop"
-        reply = Reply(room=room.place, text=f"{label}: {anomaly.reason}", ephemeral=True, to_user=room.host,
-                      priority=2)
-        if await self._router.send(reply, source=room.source) is not None:
+        if await self._router.whisper(host, f"{label}: {anomaly.reason}", priority=2) is not None:
             self.stats.notices += 1
 
     async def drain(self) -> None:

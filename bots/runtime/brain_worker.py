@@ -30,6 +30,7 @@ from typing import Any, Callable, TypeVar
 
 from bots.runtime.config import Config
 from brain.answers.compose import Answerer
+from brain.answers.answer_pipeline import AnswerPipeline
 from brain.moderation.curated import CURATED_FILE, CuratedAnswers
 from brain.knowledge.base import IngestSummary, KnowledgeBase
 from brain.knowledge import IngestOptions
@@ -123,7 +124,7 @@ def _finish_at_exit() -> None:
     A daemon thread inside torch's C++ code while the interpreter finalises can
     abort the process ("terminate called without an active exception"). A load
     given up on (`BrainWorker.abandon`) ends at its next step. ``liveroom run`` does
-    not come here: it ends with ``os._exit`` once its store is closed (bots.cli.main).
+    not come here: it ends with ``os._exit`` once its store is closed (bots.cli.serve).
     """
     for worker in list(_workers):
         worker.shutdown(wait=True, cancel_futures=True)
@@ -156,6 +157,8 @@ class BrainWorker:
         self.answerer: Answerer | None = None
         #: Moderators' corrections (``knowledge/curated-answers.md``), matched before retrieval.
         self.curated: CuratedAnswers | None = None
+        #: Questions in, outcomes out: built on the models above once they are loaded.
+        self.pipeline: AnswerPipeline | None = None
         self.llm: LLMClient | None = None
         if config.llm.configured:
             self.llm = LLMClient(LLMSettings(base_url=str(config.llm.base_url), model=str(config.llm.model),
@@ -221,6 +224,7 @@ class BrainWorker:
             self.knowledge_root / CURATED_FILE, dense_languages=self.dense_languages,
             # Variants are embedded as questions are: through the answerer's search text.
             embed=lambda texts: embedder.embed([answerer.search_text(t) for t in texts]))
+        self.pipeline = AnswerPipeline(self.answerer, self.embedder, self.curated)
         for line in summary.lines():
             log.info("%s", line)
         self._check_stopping()

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Reply, Role
-from bots.runtime.registry import CommandContext, CommandRegistry
+from bots.runtime.registry import CommandRegistry
+from bots.runtime.router import CommandContext
 from bots.runtime.router import kept_phrases
 
 __all__ = ["register_builtin", "HELP", "STATUS", "ANNOUNCE"]

@@ -1,6 +1,6 @@
 """The command registry: each `CommandSpec` bound to the coroutine that handles it.
 
-Handlers receive a `CommandContext` and the command's typed arguments as
+Handlers receive a `CommandContext` (`bots.runtime.router`) and the command's typed arguments as
 keyword arguments, and return what to say: a string, a `Reply`, several
 replies, or None for nothing. Specs are what adapters see; handlers stay here.
 """
@@ -8,34 +8,15 @@ replies, or None for nothing. Specs are what adapters see; handlers stay here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Union
+from typing import Any, Awaitable, Callable, Iterable, Union
 
 from adapters.commands import CommandSpec
-from adapters.model import CommandEvent, Reply, Role
+from adapters.model import Reply, Role
 
-if TYPE_CHECKING:  # pragma: no cover
-    from bots.runtime.router import Router
-
-__all__ = ["CommandContext", "CommandRegistry", "Handler", "HandlerResult"]
+__all__ = ["CommandRegistry", "Handler", "HandlerResult"]
 
 HandlerResult = Union[str, Reply, Iterable[Reply], None]
 Handler = Callable[..., Awaitable[HandlerResult]]
-
-
-@dataclass(frozen=True, slots=True)
-class CommandContext:
-    """What a handler knows about the call: the event, the caller's role, the runtime."""
-
-    event: CommandEvent
-    role: Role
-    spec: CommandSpec
-    router: "Router"
-
-    def reply(self, text: str, *, ephemeral: bool | None = None) -> Reply:
-        """A reply to the caller; host and mod commands answer privately by default."""
-        private = self.spec.role > Role.VIEWER if ephemeral is None else ephemeral
-        return Reply(room=self.event.room, text=text, reply_to=self.event.event_id,
-                     ephemeral=private, to_user=self.event.author)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,15 @@ from dataclasses import dataclass, replace
 from typing import Awaitable, Callable, Iterable, Protocol
 
 from adapters.base import Adapter, SinkUnavailable
-from adapters.commands import ArgumentError, bind_arguments, bind_options
+from adapters.commands import ArgumentError, CommandSpec, bind_arguments, bind_options
 from adapters.model import CommandEvent, Event, MessageEvent, Reply, Role, User
 from bots.runtime.config import RolesSection
-from bots.runtime.registry import CommandContext, CommandRegistry, HandlerResult
+from bots.runtime.contacts import Contact, RoomContacts
+from bots.runtime.listeners import ANY, Wants
+from bots.runtime.registry import CommandRegistry, HandlerResult
 from brain.store.event_store import Store, StoreError
 
-__all__ = ["Router", "RouterStats", "Listener", "kept_phrases"]
+__all__ = ["Router", "RouterStats", "CommandContext", "Listener", "kept_phrases"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,22 @@ def kept_phrases(*, already_stored: int, repaired: int, set_aside: int, refused:
     return [f"{n} {what}" for n, what in phrases if n]
 
 
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """What a handler knows about the call: the event, the caller's role, the runtime."""
+
+    event: CommandEvent
+    role: Role
+    spec: CommandSpec
+    router: "Router"
+
+    def reply(self, text: str, *, ephemeral: bool | None = None) -> Reply:
+        """A reply to the caller; host and mod commands answer privately by default."""
+        private = self.spec.role > Role.VIEWER if ephemeral is None else ephemeral
+        return Reply(room=self.event.room, text=text, reply_to=self.event.event_id,
+                     ephemeral=private, to_user=self.event.author)
+
+
 class Router:
     """Routes events from adapters to handlers and listeners, and replies back."""
 
@@ -80,7 +98,9 @@ class Router:
         self.max_message_chars = max_message_chars
         self.bot_name = bot_name
         self.adapters: dict[str, Adapter] = {}
-        self.listeners: list[Listener] = []
+        self.listeners: list[tuple[Listener, Wants]] = []
+        #: Who runs each room and how to reach them, from every event (`bots.runtime.contacts`).
+        self.contacts = RoomContacts()
         self.stats = RouterStats()
         #: Per-room message counts for /metrics (`bots.runtime.metrics.Metrics`), when the runtime keeps them.
         self.metrics: "RoomCounts | None" = None
@@ -92,8 +112,9 @@ class Router:
         self.adapters[adapter.name] = adapter
         adapter.bind(self.dispatch)
 
-    def add_listener(self, listener: Listener) -> None:
-        self.listeners.append(listener)
+    def add_listener(self, listener: Listener, wants: Wants = ANY) -> None:
+        """Call ``listener`` for every non-command event that ``wants`` matches."""
+        self.listeners.append((listener, wants))
 
     # ---- inbound ---------------------------------------------------------------------
 
@@ -121,6 +142,7 @@ class Router:
             # Commands still run, unrecorded: /status is how a moderator learns the bot is not recording.
             log.error("store: command /%s not recorded (%s)", event.command, exc)
         self.stats.events += 1
+        self.contacts.observe(event)
         if "repaired" in event.flags:
             self.stats.repaired += 1
         if self.metrics is not None:
@@ -128,7 +150,9 @@ class Router:
         if isinstance(event, CommandEvent):
             await self._run_command(event)
             return
-        for listener in self.listeners:
+        for listener, wants in self.listeners:
+            if not wants.matches(event):
+                continue
             try:
                 result = await listener(event, self)
             except Exception:  # noqa: BLE001 - one broken listener must not stop the room
@@ -205,6 +229,11 @@ class Router:
         if isinstance(result, Reply):
             return (result,)
         return tuple(result)
+
+    async def whisper(self, contact: Contact, text: str, *, priority: int = 2) -> str | None:
+        """Tell ``contact`` something privately in the room they were seen in; None if it did not go out."""
+        reply = Reply(room=contact.room, text=text, ephemeral=True, to_user=contact.user, priority=priority)
+        return await self.send(reply, source=contact.source)
 
     async def send(self, reply: Reply, *, source: str) -> str | None:
         """Send through the adapter named ``source`` and record it; None if sending failed."""

@@ -15,6 +15,7 @@ logic is deterministic and testable, and the caller decides which clock it uses.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -115,6 +116,7 @@ class AnswerCache(Generic[T]):
 
     Bounded (LRU) so a long stream cannot grow it without limit. ``clear`` is
     called when the knowledge base changes, since every cached answer may be stale.
+    Thread-safe.
     """
 
     def __init__(self, *, ttl: float = 600.0, cosine: float = 0.95, capacity: int = 2048) -> None:
@@ -122,33 +124,38 @@ class AnswerCache(Generic[T]):
         self.cosine = cosine
         self.capacity = capacity
         self._entries: OrderedDict[str, tuple[float, np.ndarray | None, T]] = OrderedDict()
+        #: The answer pipeline reads and writes on the brain thread; moderation clears on the event loop.
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get(self, text: str, vector: np.ndarray | None, now: float) -> T | None:
         key = normalise_question(text)
-        entry = self._entries.get(key)
-        if entry is not None and now - entry[0] <= self.ttl:
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry[2]
-        if vector is not None:
-            for k, (at, vec, value) in reversed(self._entries.items()):
-                if now - at <= self.ttl and vec is not None and float(np.dot(vec, vector)) >= self.cosine:
-                    self.hits += 1
-                    return value
-        self.misses += 1
-        return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and now - entry[0] <= self.ttl:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry[2]
+            if vector is not None:
+                for k, (at, vec, value) in reversed(self._entries.items()):
+                    if now - at <= self.ttl and vec is not None and float(np.dot(vec, vector)) >= self.cosine:
+                        self.hits += 1
+                        return value
+            self.misses += 1
+            return None
 
     def put(self, text: str, vector: np.ndarray | None, value: T, now: float) -> None:
         key = normalise_question(text)
-        self._entries[key] = (now, vector, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = (now, vector, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -58,7 +58,7 @@ import math
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import networkx as nx
 
@@ -71,6 +71,9 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "ViewerProfile",
     "AudienceGraph",
+    "GraphSettings",
+    "STORED_KINDS",
+    "audience_graph",
     "interactions",
     "count_key",
 ]
@@ -82,6 +85,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {"answer": 1.5, "reply": 1.0, "mention": 
 _FWD = {k: f"{k}_fwd" for k in KINDS}
 _BACK = {k: f"{k}_back" for k in KINDS}
 _DAY = 86400.0
+#: The stored events a room's graph is rebuilt from: what the live listener observes
+#: (commands talk to the bot, not to people, so they are not ties).
+STORED_KINDS = ("chat", "join")
 
 
 def count_key(src: str, dst: str, kind: str) -> str:
@@ -589,3 +595,23 @@ class AudienceGraph:
 
     def __contains__(self, user_key: object) -> bool:
         return isinstance(user_key, str) and self.identities.get(user_key, user_key) in self._people
+
+
+class GraphSettings(Protocol):
+    """The configured decay, windows and identities of a room's graph (the config's ``audience`` section)."""
+
+    half_life_days: float
+    identities: Mapping[str, str]
+    co_window: float
+    session_gap: float
+    active_window: float
+
+
+def audience_graph(room_key: str, settings: GraphSettings, bot_name: str) -> AudienceGraph:
+    """An empty graph for one room with the configured decay, windows and identities.
+
+    The live listener and the report build rooms' graphs the same way through this one call.
+    """
+    return AudienceGraph(room_key, half_life_s=settings.half_life_days * _DAY, identities=settings.identities,
+                         bot_names=(bot_name,), co_window_s=settings.co_window,
+                         session_gap_s=settings.session_gap, active_window_s=settings.active_window)

@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from brain.products.matching import ProductDoc
     from brain.insights.quality import QualityReport
     from brain.chat.sentiment import Moment, MoodSeries
-    from brain.traffic.series import ActivitySeries, Forecast
+    from brain.traffic.forecast import Forecast
+    from brain.traffic.series import ActivitySeries
 
 __all__ = ["StreamReport", "QuestionGroup", "ProductActivity", "build_report", "load_products", "report_sessions"]
 
@@ -170,7 +171,8 @@ def _figures(data: SessionData) -> dict[str, Any]:
 
 def _activity(report: StreamReport, store: "Store", room: str, session: StreamSession) -> None:
     """The session per minute, and what the room's earlier history predicted for those minutes."""
-    from brain.traffic.series import MINUTE, activity_series, forecast
+    from brain.traffic.forecast import forecast
+    from brain.traffic.series import MINUTE, activity_series
 
     series = activity_series(store, room, step=MINUTE, since=session.start, until=session.end + 1)
     report.activity = series

@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from brain.insights.quality import QualityPart
     from brain.insights.report import ProductActivity
     from brain.chat.sentiment import Moment, MoodSeries
-    from brain.traffic.series import ActivitySeries, Forecast
+    from brain.traffic.forecast import Forecast
+    from brain.traffic.series import ActivitySeries
 
 __all__ = ["activity_chart", "mood_chart", "products_chart", "quality_chart", "data_uri"]
 

@@ -4,7 +4,7 @@ A report is about one stream, so the first question is where a stream starts
 and ends. The host's word is the best evidence: ``/live start`` and ``/live end``
 (stored command events, ``command == "live"``, from a host or a mod). Rooms that
 never use them still have streams, visible as stretches of chat broken by long
-silences: those come from `brain.traffic.series.find_sessions` over the room's
+silences: those come from `brain.traffic.live_sessions.find_sessions` over the room's
 per-minute activity. When a room has both, an explicit session wins over the
 gap-detected ones in the span it covers (what remains of a gap session outside
 every explicit span is kept when it is still ``min_minutes`` long: the pre-show
@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
-from brain.traffic.series import activity_series, find_sessions
+from brain.traffic.live_sessions import find_sessions
+from brain.traffic.series import activity_series
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from brain.store.event_store import Store
@@ -117,7 +118,7 @@ def find_room_sessions(store: "Store", room: str, *, gap_minutes: float = 30.0,
     """The room's streams, oldest first, numbered from 1.
 
     Explicit ``/live`` sessions, plus the gap-detected sessions
-    (`brain.traffic.series.find_sessions`, chat broken by more than ``gap_minutes``
+    (`brain.traffic.live_sessions.find_sessions`, chat broken by more than ``gap_minutes``
     of silence, at least ``min_minutes`` long) outside them. Gap detection
     sees chat only (that is what `activity_series` counts): a stream where
     nobody typed needs ``/live``.

@@ -113,3 +113,17 @@ class KnowledgeBase:
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self.index.lexical.get(chunk_id)
+
+    def product_chunks(self) -> tuple[list[Chunk], dict[str, np.ndarray] | None]:
+        """The catalog as indexed: the product chunks and the vectors ingest stored for them.
+
+        The chunks are those with ``metadata["kind"] == "product"``, in index
+        order. The vectors are keyed by chunk id (a chunk without a stored
+        vector is absent); they are None when this knowledge base keeps no
+        vectors. What `brain.products` builds its ranking from, so it never
+        re-embeds a catalog the index already holds.
+        """
+        chunks = [c for c in self.index.lexical.chunks if c.metadata.get("kind") == "product"]
+        if self.index.vector is None:
+            return chunks, None
+        return chunks, self.index.vector.get_embeddings([c.id for c in chunks])

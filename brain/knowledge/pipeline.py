@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +17,12 @@ from typing import Iterable
 
 from brain.retrieval.types import Chunk
 from brain.knowledge.chunking import ChunkDraft, ChunkingOptions, chunk_document
-from brain.knowledge.content import CatalogContent, DocumentContent, RowIssue
+from brain.knowledge.content import CatalogContent, DocumentContent
 from brain.knowledge.discover import discover, relative_key
 from brain.knowledge.errors import SkipFile
 from brain.knowledge.ids import chunk_id, content_hash
 from brain.knowledge.loaders import LoaderRegistry, default_registry
-from brain.knowledge.manifest import FileRecord, IngestPlan, KnowledgeManifest, PlannedFile
+from brain.knowledge.manifest import FileRecord, IngestPlan, KnowledgeManifest
 from brain.knowledge.product_records import product_draft
 
 __all__ = [

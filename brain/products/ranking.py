@@ -23,16 +23,19 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from adapters.model import Room, User
 
 from brain.knowledge.product_records import format_price
-from brain.products.matching import ProductDoc, ProductMatcher
+from brain.products.matching import ProductDoc, ProductMatcher, product_docs_from_chunks
 from brain.text.tokens import detect_lang, tokenize
 from brain.products.content_window import ContentWindow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from brain.knowledge.base import KnowledgeBase
+    from brain.retrieval.embedders import Embedder
 
 __all__ = [
     "RankingSettings",
@@ -137,13 +140,15 @@ class RoomProducts:
     pins: dict[str, float] = field(default_factory=dict)
     top: RankedProduct | None = None
     last_suggested: float = float("-inf")
-    host: User | None = None   # who last spoke as host: suggestions are whispered to them
-    place: Room | None = None  # where they spoke
 
     def note_asked(self, product_id: str, ts: float, keep: int = 50) -> None:
         times = self.asked[product_id]
         times.append(ts)
         del times[:-keep]
+
+
+#: `ProductRanker.from_knowledge`'s default embedder: the knowledge base's own.
+_KB_EMBEDDER: Any = object()
 
 
 class ProductRanker:
@@ -158,6 +163,30 @@ class ProductRanker:
         #: sold-out products sink (precomputed: the catalog is fixed for the ranker's life)
         self._stock_factor = np.asarray([settings.sold_out_factor if p.stock == 0 else 1.0 for p in self.products],
                                         dtype=np.float32)
+
+    @classmethod
+    def from_knowledge(cls, kb: "KnowledgeBase", settings: RankingSettings = RankingSettings(), *,
+                       embedder: "Embedder | None" = _KB_EMBEDDER) -> "ProductRanker":
+        """The ranker over a knowledge base's catalog as it is now (rebuild when ``kb.version`` moves).
+
+        The products are the knowledge base's product chunks
+        (`KnowledgeBase.product_chunks`). Their vectors are the ones ingest
+        stored, reused when every product has one (never re-embedded);
+        otherwise the matcher embeds the catalog itself. ``embedder`` embeds
+        queries (and the catalog when it must); it defaults to the knowledge
+        base's own, and None ranks lexically. Product ids given more than once
+        keep their first product: ``ranker.matcher.duplicates`` lists them.
+        """
+        if embedder is _KB_EMBEDDER:
+            embedder = kb.embedder
+        chunks, stored = kb.product_chunks()
+        docs = product_docs_from_chunks(chunks)
+        vectors = None
+        if stored is not None and chunks:
+            by_product = {str(c.metadata.get("id", c.id)): stored[c.id] for c in chunks if c.id in stored}
+            if len(by_product) == len(docs):
+                vectors = by_product
+        return cls(ProductMatcher(docs, embedder, vectors=vectors), settings)
 
     def find(self, text: str) -> ProductDoc | None:
         """A product by id, exact name, or the best name match (``/pin blendgo pro``)."""

@@ -26,9 +26,8 @@ back from Chroma), so no candidate is fused with a missing value.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping
 
 import numpy as np
 

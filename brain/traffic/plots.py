@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from brain.traffic.series import Anomaly, Forecast
+from brain.traffic.anomalies import Anomaly
+from brain.traffic.forecast import Forecast
 
 __all__ = ["plot_forecast"]
 

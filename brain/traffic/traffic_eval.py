@@ -1,7 +1,7 @@
 """Forecast evaluation on a ``series.csv`` (``ts,value``): MASE against the naive baselines, coverage, time.
 
 `evaluate_forecast` holds out the last ``horizon`` points, fits the bot's own
-`brain.traffic.series.Forecaster` on the rest and scores the holdout:
+`brain.traffic.forecast.Forecaster` on the rest and scores the holdout:
 
 * ``mase``: MAE of the model on the holdout divided by the in-sample
   seasonal-naive MAE of the training part, mean |y_t - y_{t-M}| with
@@ -45,7 +45,7 @@ from typing import Sequence
 
 import numpy as np
 
-from brain.traffic.series import Forecaster
+from brain.traffic.forecast import Forecaster
 
 __all__ = ["KEYS", "SeriesInfo", "read_series_csv", "write_series_csv", "evaluate_forecast",
            "calendar_seasons", "synthetic_hourly", "main"]

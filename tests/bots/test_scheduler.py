@@ -9,7 +9,6 @@ on the same data directory.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import sys
 from datetime import datetime, timedelta, timezone

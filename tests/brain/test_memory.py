@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from adapters.model import MemberEvent, MessageEvent, Reply, Role, Room, User
+from adapters.model import MemberEvent, MessageEvent, Reply, Room, User
 from brain.store import schema
 from brain.store.event_store import Store, StoreError
 

@@ -139,3 +139,49 @@ def test_describe_product_shows_price_link_and_stock():
     assert describe_product(CATALOG[0]) == "BlendGo Pro Portable Blender, 259 CNY https://shop.example/pro"
     assert describe_product(CATALOG[3], "zh") == "思慕雪食谱电子书，59 元"
     assert "(sold out)" in describe_product(CATALOG[2])
+
+
+def test_a_ranker_from_a_knowledge_base_ranks_its_catalog_with_the_stored_vectors(tmp_path):
+    """`ProductRanker.from_knowledge`: the shipped catalog, ingested, ranked without re-embedding a product."""
+    import shutil
+    from pathlib import Path
+
+    from brain.knowledge.base import KnowledgeBase
+
+    class Counting(HashingEmbedder):
+        """The hashing embedder, recording every text it embeds."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.texts: list[str] = []
+
+        def embed(self, texts):  # noqa: ANN001, ANN201 - Embedder protocol
+            self.texts.extend(texts)
+            return super().embed(texts)
+
+    folder = tmp_path / "knowledge"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "knowledge", folder)
+    embedder = Counting()
+    kb = KnowledgeBase(folder, tmp_path / "state", embedder)
+    kb.ingest()
+    chunks, stored = kb.product_chunks()
+    assert len(chunks) == 11 and stored is not None and set(stored) == {c.id for c in chunks}
+
+    embedded = len(embedder.texts)
+    ranker = ProductRanker.from_knowledge(kb, RankingSettings())
+    assert len(embedder.texts) == embedded  # the catalog's vectors come from the index, not a new embedding
+    assert ranker.matcher.embedder is embedder and not ranker.matcher.duplicates
+    assert {p.id for p in ranker.products} >= {"BG-PRO-01", "BG-JAR-PRO", "SL-COURSE-30", "SL-EBOOK-100"}
+
+    def top(text: str) -> list[str]:
+        r = RoomProducts(window=ContentWindow(seconds=120, half_life=45))
+        r.window.add(0, text, embedder.embed([text])[0], tokens=ranker.matcher.terms_from_text(text))
+        return [x.product.id for x in ranker.rank(r, 1, n=3)]
+
+    assert top("this portable blender crushes frozen fruit, 500 ml jar and a big battery")[:2] == [
+        "BG-PRO-01", "BG-MINI-01"]
+    assert top("the spare jar fits the Pro only")[0] == "BG-JAR-PRO"
+    assert top("a thirty day course with live Q&A")[0] == "SL-COURSE-30"
+    # lexical-only on request: same catalog, no query vectors
+    lexical = ProductRanker.from_knowledge(kb, RankingSettings(), embedder=None)
+    assert lexical.products == ranker.products and lexical.matcher.embed_query("blender") is None

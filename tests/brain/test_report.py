@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.model import MessageEvent, User
-from bots.features.audience import audience_graph
+from brain.audience.graph import audience_graph
 from bots.runtime.config import Config
 from brain.store.event_store import Store
 from brain.insights.report import build_report, load_products

@@ -11,8 +11,11 @@ import pytest
 
 from adapters.model import MemberEvent, MessageEvent, Room, User, ViewerCountEvent
 from brain.store.event_store import Store
-from brain.traffic.series import (DAY, HOUR, WEEK, ActivitySeries, AnomalyDetector, Forecaster, Session, activity_series,
-                           find_sessions, forecast, suggest_slots, weekly_profile)
+from brain.traffic.anomalies import AnomalyDetector
+from brain.traffic.forecast import Forecaster, forecast
+from brain.traffic.live_sessions import Session, find_sessions
+from brain.traffic.series import DAY, HOUR, WEEK, ActivitySeries, activity_series, weekly_profile
+from brain.traffic.slots import suggest_slots
 from brain.traffic.traffic_eval import synthetic_hourly
 from brain.traffic.plots import plot_forecast
 

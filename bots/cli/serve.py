@@ -1,0 +1,129 @@
+"""``liveroom run``: serve the configured adapters, and the signal handling around start-up.
+
+`serve` is shared with ``liveroom dashboard`` (`bots.cli.dashboard`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import click
+
+from bots.cli.settings import EXIT_RUNTIME, Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+    from types import FrameType
+    from typing import NoReturn
+
+__all__ = ["run", "serve"]
+
+
+@click.command()
+@click.pass_obj
+def run(settings: Settings) -> None:
+    """Start the adapters the config enables (the shipped config: a console room).
+
+    Ctrl-C (SIGINT) or SIGTERM stops it gracefully within seconds, with exit
+    code 0, whenever it comes (also while it starts or loads the knowledge
+    base); everything said is kept.
+    """
+    serve(settings)
+
+
+class _StoppedEarly(BaseException):
+    """SIGINT/SIGTERM before the event loop took the signals over (imports, config, the store).
+
+    A BaseException, like KeyboardInterrupt: no ``except Exception`` on the way may swallow it.
+    """
+
+
+def _stop_early(signum: int, frame: "FrameType | None") -> None:
+    raise _StoppedEarly(signum)
+
+
+@contextmanager
+def _stop_early_on_signals() -> "Iterator[None]":
+    """SIGINT/SIGTERM end start-up at once, with the exit code of a graceful stop (0).
+
+    Start-up takes seconds (imports, opening and migrating the store) and nothing
+    has been received yet, so unwinding is the whole graceful stop; by default
+    SIGTERM would kill the process (-15) and SIGINT print a traceback.
+    `Runtime.serve` takes both signals over before its first await; the previous
+    handlers come back afterwards (in-process callers such as tests keep theirs).
+    Before this runs (Python starting, the package guard: ~0.3 s) the default
+    actions apply, which end the process at once too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in stops}
+    for sig in stops:
+        signal.signal(sig, _stop_early)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, handler)
+
+
+def serve(settings: Settings) -> None:
+    """Build the runtime and serve the configured adapters until they end or a stop signal."""
+    try:
+        with _stop_early_on_signals():
+            _serve(settings)
+    except _StoppedEarly:
+        click.echo("liveroom: stopped while starting", err=True)
+
+
+def _serve(settings: Settings) -> None:
+    """`serve` inside its early signal handlers: the runtime is closed (the store flushed) however it ends."""
+    from adapters.base import AdapterError
+    from bots.app import NoAdapterError, configured_adapters
+    config = settings.config()
+    try:
+        adapters = configured_adapters(config)
+    except NoAdapterError as exc:
+        raise click.ClickException(str(exc)) from None
+    runtime = settings.runtime()
+    try:
+        asyncio.run(runtime.serve(adapters))
+    except (AdapterError, OSError) as exc:  # OSError: the dashboard's port is taken
+        raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
+        if runtime.brain.busy:  # stopped while the model loads: do not wait for it at exit
+            _exit_leaving_the_load(sys.exc_info()[1])  # in a finally: the error on its way out, if any
+
+
+def _exit_leaving_the_load(error: BaseException | None) -> "NoReturn":
+    """End the process now: the store is closed, but the model still loads on its daemon thread.
+
+    Finalising the interpreter under that thread can abort the process (torch's
+    C++ code: "terminate called without an active exception", exit -6), and the
+    atexit hook that prevents it waits for the load. What the interpreter would
+    still do here (report the error, flush the output and the log) is done first.
+    """
+    code = 0
+    if isinstance(error, click.ClickException):
+        error.show()
+        code = error.exit_code
+    elif error is not None:
+        sys.excepthook(type(error), error, error.__traceback__)
+        code = EXIT_RUNTIME
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or a broken pipe: nothing left to save
+            pass
+    os._exit(code)
