@@ -171,7 +171,7 @@ def answerer_for(kb, min_confidence: float = 0.5, top_k: int = 5):
     """An extractive Answerer over a KnowledgeBase, wired as the bot wires it (BM25 idf for sentence picking)."""
     from brain.answers.compose import Answerer
 
-    return Answerer(kb.search, idf=kb.index.lexical.idf, min_confidence=min_confidence, top_k=top_k)
+    return Answerer(kb.search, idf=kb.idf, min_confidence=min_confidence, top_k=top_k)
 
 
 # ---- reporting ----------------------------------------------------------------------

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from adapters.commands import CommandSpec, Param
-from adapters.model import Event, MessageEvent, Reply, Role, User
+from adapters.model import MessageEvent, Reply, Role, User
 from bots.runtime.brain_worker import BrainWorker, BrainUnavailable
 from bots.runtime.config import AnswersSection
 from bots.runtime.counters import Counters
+from bots.runtime.listeners import VIEWER_CHAT
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
 from brain.answers.bursts import AnswerCache, Burst, BurstTracker
@@ -116,10 +117,6 @@ class _BurstState:
     review_id: int | None = None  # the answer waits for a moderator
 
 
-def _is_viewer_chat(event: Event) -> bool:
-    return (type(event) is MessageEvent and event.author.role < Role.HOST)
-
-
 class Answering:
     """The room-facing question pipeline and its commands."""
 
@@ -159,16 +156,15 @@ class Answering:
 
     def attach(self, router: "Router", registry: CommandRegistry) -> None:
         self._router = router
-        router.add_listener(self.on_event)
+        router.add_listener(self.on_event, VIEWER_CHAT)
         registry.add(ASK, self._ask_command)
         registry.add(KB, self._kb_command)
         registry.add(UNANSWERED, self._unanswered_command)
 
-    async def on_event(self, event: Event, router: "Router") -> None:
-        """The listener: detect, queue, return. Never waits for an answer."""
-        if not self.settings.enabled or not _is_viewer_chat(event):
+    async def on_event(self, event: MessageEvent, router: "Router") -> None:
+        """The listener for viewers' and mods' chat: detect, queue, return. Never waits for an answer."""
+        if not self.settings.enabled:
             return None
-        assert isinstance(event, MessageEvent)
         question = detect_question(event.text, bot_names=(self.bot_name,))
         if question is None:
             return None

@@ -214,8 +214,7 @@ class BrainWorker:
         self.kb = KnowledgeBase(self.knowledge_root, self.data_dir / "kb", self.embedder, options)
         self._check_stopping()
         summary = self.kb.ingest(progress=progress)
-        lexical = self.kb.index.lexical
-        self.answerer = Answerer(self.kb.search, idf=lexical.idf, known=lexical.knows, llm=self.llm,
+        self.answerer = Answerer(self.kb.search, idf=self.kb.idf, known=self.kb.knows, llm=self.llm,
                                  min_confidence=cfg.answers.min_confidence, max_chars=cfg.answers.max_chars,
                                  top_k=cfg.retrieval.top_k)
         answerer = self.answerer

@@ -114,6 +114,14 @@ class KnowledgeBase:
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self.index.lexical.get(chunk_id)
 
+    def idf(self, token: str) -> float:
+        """How rare ``token`` is in the knowledge base (BM25's idf): what an answer's confidence weighs."""
+        return self.index.lexical.idf(token)
+
+    def knows(self, token: str) -> bool:
+        """Whether any chunk holds ``token``: query expansion adds only words the knowledge base knows."""
+        return self.index.lexical.knows(token)
+
     def product_chunks(self) -> tuple[list[Chunk], dict[str, np.ndarray] | None]:
         """The catalog as indexed: the product chunks and the vectors ingest stored for them.
 
