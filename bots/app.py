@@ -19,17 +19,17 @@ from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
 from bots.features.answering import Answering
 from bots.features.audience import LiveAudience
+from bots.features.moderation import LiveModeration
+from bots.features.products import LiveProducts
+from bots.features.reports import LiveReports
+from bots.features.scheduler import ScheduleService
+from bots.features.traffic import LiveTraffic
 from bots.runtime.brain_worker import BrainWorker
 from bots.runtime.builtin_commands import register_builtin
 from bots.runtime.config import Config
 from bots.runtime.metrics import Metrics
-from bots.features.moderation import LiveModeration
-from bots.features.products import LiveProducts
-from bots.features.reports import LiveReports
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import Router
-from bots.features.scheduler import ScheduleService
-from bots.features.traffic import LiveTraffic
 from brain.store.event_store import Store
 
 if TYPE_CHECKING:  # pragma: no cover

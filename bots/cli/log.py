@@ -37,7 +37,9 @@ __all__ = ["log_group", "privacy_group", "retention_group", "parse_moment"]
 
 def parse_moment(text: str, *, now: float, zone: str) -> float:
     """Epoch seconds for an ISO date/time (naive ones in ``zone``) or a span back from ``now`` ("2h", "3d")."""
-    from brain.traffic.time_phrases import parse_duration  # the duration grammar of /schedule and promos; one reader of "2h"
+    from brain.traffic.time_phrases import (
+        parse_duration,  # the duration grammar of /schedule and promos; one reader of "2h"
+    )
 
     said = text.strip()
     span = parse_duration(said)

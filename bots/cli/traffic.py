@@ -36,8 +36,8 @@ def traffic_plot(settings: Settings, room: str | None, out: Path, metric: str, h
     import numpy as np
 
     from brain.traffic.forecast import forecast
-    from brain.traffic.series import HOUR, MINUTE, activity_series
     from brain.traffic.plots import plot_forecast
+    from brain.traffic.series import HOUR, MINUTE, activity_series
     if out.suffix.lower() != ".png":
         raise click.ClickException(f"--out must be a .png file, got {out.name!r}")
     with open_store(settings) as store:

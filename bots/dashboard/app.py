@@ -19,11 +19,11 @@ on uvicorn in the current loop (``start``/``stop``, port 0 for a free port).
 
 from __future__ import annotations
 
-import re
 import asyncio
 import contextlib
 import json
 import logging
+import re
 import secrets
 import socket
 import time
@@ -38,8 +38,14 @@ import sqlalchemy as sa
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, \
-    StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,12 +53,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.net import is_loopback_host
 from bots.dashboard.auth import Authenticator, DashboardSettings, Session, same_origin
 from brain.insights import interaction_log as interactions
-from brain.store import retention
 from brain.insights.interaction_log import Cursor, LogFilter
+from brain.store import retention
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bots.runtime.metrics import Metrics
     from bots.features.moderation import LiveModeration
+    from bots.runtime.metrics import Metrics
     from brain.store.event_store import Store
 
 __all__ = ["DashboardDeps", "create_app", "DashboardServer", "SECURITY_HEADERS"]

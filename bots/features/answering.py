@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import MessageEvent, Reply, Role, User
-from bots.runtime.brain_worker import BrainWorker, BrainUnavailable
+from bots.runtime.brain_worker import BrainUnavailable, BrainWorker
 from bots.runtime.config import AnswersSection
 from bots.runtime.counters import Counters
 from bots.runtime.listeners import VIEWER_CHAT
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
+from brain.answers.answer_pipeline import AnswerMemory, AnswerPipeline, Asked, Outcome
 from brain.answers.bursts import AnswerCache, Burst, BurstTracker
 from brain.answers.compose import Answer
-from brain.answers.answer_pipeline import AnswerMemory, AnswerPipeline, Asked, Outcome
 from brain.store.question_rows import question_row
 from brain.text.questions import Question, detect_question, language_of
 

@@ -33,10 +33,10 @@ from bots.runtime.counters import Counters
 from bots.runtime.listeners import Wants
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
-from brain.audience.graph import STORED_KINDS, AudienceGraph, ViewerProfile, audience_graph
 from brain.audience.communities import AudienceReport, analyse
-from brain.text.questions import detect_question
+from brain.audience.graph import STORED_KINDS, AudienceGraph, ViewerProfile, audience_graph
 from brain.audience.reach import best_seeds
+from brain.text.questions import detect_question
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.runtime.router import Router

@@ -37,17 +37,17 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import FeedbackEvent, MessageEvent, Reply, Role, Room, User
-from brain.store.question_rows import question_row
 from bots.runtime.config import ModerationSection
 from bots.runtime.counters import Counters
 from bots.runtime.listeners import VIEWER_LINES, Wants
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
 from brain.answers.compose import ABSTAIN_TEXT, Answer
-from brain.text.similarity import similarity_terms, text_overlap
 from brain.moderation.curated import CuratedEntry
 from brain.moderation.review import Asker, Decision, FlagList, Review, ReviewError, ReviewQueue, review_reasons
+from brain.store.question_rows import question_row
 from brain.text.questions import Question
+from brain.text.similarity import similarity_terms, text_overlap
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.runtime.brain_worker import BrainWorker

@@ -31,17 +31,25 @@ import numpy as np
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Event, MessageEvent, Reply, Role, TranscriptEvent
-from brain.store.question_rows import question_row
-from bots.runtime.brain_worker import BrainWorker, BrainUnavailable
+from bots.runtime.brain_worker import BrainUnavailable, BrainWorker
 from bots.runtime.config import ProductsSection
 from bots.runtime.counters import Counters
 from bots.runtime.listeners import CHAT_AND_SPEECH
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
-from brain.products.ranking import (ProductRanker, RankedProduct, RankingSettings, RoomProducts, describe_product,
-                            detect_need, refers_to_current, resolve_reference)
-from brain.text.questions import Question, detect_question, language_of
 from brain.products.content_window import ContentWindow
+from brain.products.ranking import (
+    ProductRanker,
+    RankedProduct,
+    RankingSettings,
+    RoomProducts,
+    describe_product,
+    detect_need,
+    refers_to_current,
+    resolve_reference,
+)
+from brain.store.question_rows import question_row
+from brain.text.questions import Question, detect_question, language_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.runtime.router import Router

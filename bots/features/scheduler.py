@@ -51,8 +51,8 @@ from bots.runtime.counters import Counters
 from bots.runtime.listeners import VIEWER_LINES
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
-from brain.traffic.promo_gate import PromoGate
 from brain.text.questions import language_of
+from brain.traffic.promo_gate import PromoGate
 from brain.traffic.time_phrases import WhenError, format_when, parse_every, parse_when, validate_tz
 
 if TYPE_CHECKING:  # pragma: no cover

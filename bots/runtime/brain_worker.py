@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from bots.runtime.config import Config
-from brain.answers.compose import Answerer
 from brain.answers.answer_pipeline import AnswerPipeline
-from brain.moderation.curated import CURATED_FILE, CuratedAnswers
-from brain.knowledge.base import IngestSummary, KnowledgeBase
-from brain.knowledge import IngestOptions
-from brain.knowledge.chunking import ChunkingOptions
+from brain.answers.compose import Answerer
 from brain.answers.llm import LLMClient, LLMSettings
+from brain.knowledge import IngestOptions
+from brain.knowledge.base import IngestSummary, KnowledgeBase
+from brain.knowledge.chunking import ChunkingOptions
+from brain.moderation.curated import CURATED_FILE, CuratedAnswers
 from brain.retrieval.embedders import Embedder, make_embedder
 
 __all__ = ["BrainWorker", "BrainUnavailable"]

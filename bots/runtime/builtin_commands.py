@@ -8,8 +8,7 @@ from datetime import datetime, timezone
 from adapters.commands import CommandSpec, Param
 from adapters.model import Reply, Role
 from bots.runtime.registry import CommandRegistry
-from bots.runtime.router import CommandContext
-from bots.runtime.router import kept_phrases
+from bots.runtime.router import CommandContext, kept_phrases
 
 __all__ = ["register_builtin", "HELP", "STATUS", "ANNOUNCE"]
 

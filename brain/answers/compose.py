@@ -24,14 +24,14 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from brain.answers.fact_check import unsupported_facts
-from brain.retrieval.query_expansion import expand_query
+from brain.answers.llm import NO_ANSWER, LLMClient, LLMUnavailable, build_messages
 from brain.knowledge.product_records import format_price
 from brain.knowledge.sentences import split_sentences
-from brain.answers.llm import NO_ANSWER, LLMClient, LLMUnavailable, build_messages
-from brain.text.questions import language_of
-from brain.text.tokens import tokenize
+from brain.retrieval.query_expansion import expand_query
 from brain.retrieval.types import Chunk, SearchHit
+from brain.text.questions import language_of
 from brain.text.safety import looks_like_instruction
+from brain.text.tokens import tokenize
 
 __all__ = ["Answer", "Citation", "Answerer", "ABSTAIN_TEXT"]
 

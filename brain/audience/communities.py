@@ -46,9 +46,9 @@ import random
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import methodcaller
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence
 

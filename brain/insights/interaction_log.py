@@ -36,9 +36,9 @@ from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Seque
 
 import sqlalchemy as sa
 
-from brain.text.similarity import OverlapGroups
 from brain.moderation.review import DECIDED
 from brain.store.schema import QUESTIONS_FTS, events, flagged_viewers, moderation_actions, questions, reviews
+from brain.text.similarity import OverlapGroups
 
 __all__ = ["LogFilter", "Cursor", "LogRow", "LogPage", "ViewerHistory", "UnansweredTopic",
            "QUESTION_STATUSES", "REVIEW_STATUSES", "EXPORT_FORMATS", "EXPORT_COLUMNS", "search", "count_matching", "iter_rows",

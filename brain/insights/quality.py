@@ -35,10 +35,10 @@ from typing import Any, Mapping, Sequence
 
 from brain.answers.fact_check import extract_facts
 from brain.insights.host_profile import SpokenLine, content_words, is_rare_word, spoken_lines, stem, words
+from brain.insights.sessions import SessionData
 from brain.products.matching import ProductDoc, ProductMatcher
 from brain.products.ranking import ProductRanker
 from brain.text.questions import normalise_question
-from brain.insights.sessions import SessionData
 
 __all__ = ["QualityPart", "UnansweredTopic", "QualityReport", "content_quality", "product_coverage",
            "information_density", "clarity", "answer_rate", "unanswered_topics", "unanswered_part", "WEIGHTS"]

@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from brain.text.similarity import OverlapGroups
 from brain.insights.sessions import SessionData, StreamSession, find_room_sessions, load_session, pick_session
+from brain.text.similarity import OverlapGroups
 
 if TYPE_CHECKING:  # pragma: no cover
-    from brain.audience.graph import AudienceGraph
     from brain.audience.communities import AudienceReport
-    from brain.insights.host_profile import HostProfile
-    from brain.store.event_store import Store
-    from brain.products.matching import ProductDoc
-    from brain.insights.quality import QualityReport
+    from brain.audience.graph import AudienceGraph
     from brain.chat.sentiment import Moment, MoodSeries
+    from brain.insights.host_profile import HostProfile
+    from brain.insights.quality import QualityReport
+    from brain.products.matching import ProductDoc
+    from brain.store.event_store import Store
     from brain.traffic.forecast import Forecast
     from brain.traffic.series import ActivitySeries
 

@@ -17,9 +17,9 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
+    from brain.chat.sentiment import Moment, MoodSeries
     from brain.insights.quality import QualityPart
     from brain.insights.report import ProductActivity
-    from brain.chat.sentiment import Moment, MoodSeries
     from brain.traffic.forecast import Forecast
     from brain.traffic.series import ActivitySeries
 

@@ -17,6 +17,8 @@ from brain.knowledge.chunking import ChunkDraft, ChunkingOptions, chunk_document
 from brain.knowledge.content import Block, CatalogContent, DocumentContent, Product, RowIssue
 from brain.knowledge.discover import discover, relative_key
 from brain.knowledge.errors import SkipFile
+from brain.knowledge.loaders import Loader, LoaderRegistry, default_registry
+from brain.knowledge.manifest import FileRecord, IngestPlan, KnowledgeManifest, PlannedFile
 from brain.knowledge.pipeline import (
     DEFAULT_MAX_BYTES,
     FileOutcome,
@@ -30,8 +32,6 @@ from brain.knowledge.pipeline import (
     load_file,
     load_folder,
 )
-from brain.knowledge.loaders import Loader, LoaderRegistry, default_registry
-from brain.knowledge.manifest import FileRecord, IngestPlan, KnowledgeManifest, PlannedFile
 from brain.knowledge.product_records import format_price, parse_products, product_draft
 from brain.knowledge.textutil import detect_lang
 

@@ -14,11 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Literal
 
-from brain.retrieval.types import MetaValue
 from brain.knowledge.content import Block, DocumentContent
-from brain.knowledge.faq import is_question_heading, match_answer, match_question, split_inline_answer, strip_question_marker
+from brain.knowledge.faq import (
+    is_question_heading,
+    match_answer,
+    match_question,
+    split_inline_answer,
+    strip_question_marker,
+)
 from brain.knowledge.sentences import split_oversized, split_sentences
 from brain.knowledge.textutil import detect_lang, is_cjk, weighted_len
+from brain.retrieval.types import MetaValue
 
 __all__ = ["ChunkingOptions", "ChunkDraft", "chunk_document", "TITLE_SEPARATOR"]
 

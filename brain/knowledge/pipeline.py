@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from brain.retrieval.types import Chunk
 from brain.knowledge.chunking import ChunkDraft, ChunkingOptions, chunk_document
 from brain.knowledge.content import CatalogContent, DocumentContent
 from brain.knowledge.discover import discover, relative_key
@@ -24,6 +23,7 @@ from brain.knowledge.ids import chunk_id, content_hash
 from brain.knowledge.loaders import LoaderRegistry, default_registry
 from brain.knowledge.manifest import FileRecord, IngestPlan, KnowledgeManifest
 from brain.knowledge.product_records import product_draft
+from brain.retrieval.types import Chunk
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

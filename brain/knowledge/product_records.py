@@ -13,10 +13,10 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
-from brain.retrieval.types import MetaValue
 from brain.knowledge.chunking import ChunkDraft
 from brain.knowledge.content import CatalogContent, Product, RowIssue
 from brain.knowledge.textutil import clean_text, detect_lang
+from brain.retrieval.types import MetaValue
 
 __all__ = [
     "FIELD_ALIASES",

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from brain.text.tokens import Lang, cjk_ratio, detect_lang
-
 from brain.knowledge.errors import SkipFile
+from brain.text.tokens import Lang, cjk_ratio, detect_lang
 
 __all__ = [
     "Lang",

@@ -37,8 +37,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from brain.text.similarity import similarity_terms, text_overlap
 from brain.text.questions import language_of
+from brain.text.similarity import similarity_terms, text_overlap
 
 __all__ = ["CuratedEntry", "CuratedAnswers", "CuratedMatch", "CURATED_FILE"]
 

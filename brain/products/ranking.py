@@ -27,11 +27,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-
 from brain.knowledge.product_records import format_price
+from brain.products.content_window import ContentWindow
 from brain.products.matching import ProductDoc, ProductMatcher, product_docs_from_chunks
 from brain.text.tokens import detect_lang, tokenize
-from brain.products.content_window import ContentWindow
 
 if TYPE_CHECKING:  # pragma: no cover
     from brain.knowledge.base import KnowledgeBase

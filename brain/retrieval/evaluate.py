@@ -19,8 +19,8 @@ from typing import Literal
 from brain.retrieval.embedders import Embedder, make_embedder
 from brain.retrieval.indexer import KnowledgeIndex
 from brain.retrieval.metrics import Qrels, mean_metrics
-from brain.text.tokens import detect_lang
 from brain.retrieval.types import Chunk
+from brain.text.tokens import detect_lang
 
 Mode = Literal["bm25", "dense", "hybrid"]
 

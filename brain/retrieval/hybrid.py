@@ -33,9 +33,9 @@ import numpy as np
 
 from brain.retrieval.embedders import Embedder
 from brain.retrieval.lexical import BM25Index
-from brain.text.tokens import detect_lang
 from brain.retrieval.types import Chunk, SearchHit
 from brain.retrieval.vector import VectorIndex
+from brain.text.tokens import detect_lang
 
 Mode = Literal["hybrid", "bm25", "dense"]
 

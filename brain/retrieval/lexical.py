@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from brain.text.tokens import tokenize
 from brain.retrieval.types import Chunk
+from brain.text.tokens import tokenize
 
 _FORMAT = 1
 logging.getLogger("bm25s").setLevel(logging.WARNING)

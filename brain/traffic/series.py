@@ -27,8 +27,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import sqlalchemy as sa
 
+from brain.store.schema import events
+from brain.store.schema import questions as questions_table
 from brain.text.questions import detect_question
-from brain.store.schema import events, questions as questions_table
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd

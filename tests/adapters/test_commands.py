@@ -1,7 +1,12 @@
 import pytest
 
 from adapters.commands import (
-    ArgumentError, CommandSpec, Param, bind_arguments, bind_options, parse_command,
+    ArgumentError,
+    CommandSpec,
+    Param,
+    bind_arguments,
+    bind_options,
+    parse_command,
 )
 from adapters.model import Role
 

@@ -3,7 +3,14 @@ from dataclasses import FrozenInstanceError
 import pytest
 
 from adapters.model import (
-    CommandEvent, MemberEvent, MessageEvent, Reply, Role, Room, TranscriptEvent, User,
+    CommandEvent,
+    MemberEvent,
+    MessageEvent,
+    Reply,
+    Role,
+    Room,
+    TranscriptEvent,
+    User,
 )
 
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import AdapterError
 from adapters.model import CommandEvent, MemberEvent, MessageEvent, Role, TranscriptEvent
 from adapters.replay import BadLine, ReplayAdapter, read_log
-from adapters.base import AdapterError
 
 
 def line(**fields) -> bytes:

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "brain"))
 from test_interactions import T0, action_row, chat, insert, question, record, review_row  # noqa: E402
 
-from bots.cli.main import cli  # noqa: E402
 from bots.cli.log import parse_moment  # noqa: E402
+from bots.cli.main import cli  # noqa: E402
 from brain.store.event_store import Store  # noqa: E402
 from brain.store.retention import DAY  # noqa: E402
 from brain.store.schema import events, moderation_actions, questions, reviews  # noqa: E402

@@ -26,8 +26,16 @@ from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
 
 from bots.app import Runtime  # noqa: E402
 from bots.dashboard import DashboardDeps, DashboardServer, create_app  # noqa: E402
-from bots.dashboard.auth import (Authenticator, DashboardConfigError, DashboardSettings, LoginLimiter,  # noqa: E402
-                                 SessionStore, hash_password, same_origin, verify_password)
+from bots.dashboard.auth import (  # noqa: E402
+    Authenticator,
+    DashboardConfigError,
+    DashboardSettings,
+    LoginLimiter,
+    SessionStore,
+    hash_password,
+    same_origin,
+    verify_password,
+)
 from bots.runtime.metrics import Metrics  # noqa: E402
 from brain.store.event_store import Store  # noqa: E402
 from brain.store.schema import questions  # noqa: E402

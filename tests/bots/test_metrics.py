@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import make_config  # noqa: E402
 
 from bots.features.answering import AnsweringStats  # noqa: E402
-from bots.runtime.metrics import METRIC_NAMES, Metrics  # noqa: E402
 from bots.features.moderation import ModerationStats  # noqa: E402
+from bots.runtime.metrics import METRIC_NAMES, Metrics  # noqa: E402
 from bots.runtime.router import RouterStats  # noqa: E402
 from brain.moderation.review import Asker, Decision, ReviewQueue  # noqa: E402
 from brain.store.schema import migrate  # noqa: E402

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from adapters.model import CommandEvent, MessageEvent, Role, Room, TranscriptEvent, User
-from brain.store.question_rows import question_row
-from brain.store.event_store import Store
 from brain.insights.sessions import SessionData, find_room_sessions, load_session
+from brain.store.event_store import Store
+from brain.store.question_rows import question_row
 
 ROOM = Room("replay", "r1")
 KEY = ROOM.key

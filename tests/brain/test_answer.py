@@ -19,13 +19,13 @@ import pytest
 
 from brain.answers.compose import ABSTAIN_TEXT, Answerer
 from brain.answers.fact_check import extract_facts, unsupported_facts
+from brain.answers.llm import NO_ANSWER, LLMClient, LLMSettings
 from brain.knowledge.base import KnowledgeBase
 from brain.knowledge.sentences import split_sentences
-from brain.answers.llm import NO_ANSWER, LLMClient, LLMSettings
 from brain.retrieval.embedders import make_embedder
-from brain.text.tokens import tokenize
 from brain.retrieval.types import Chunk, SearchHit
 from brain.text.safety import looks_like_instruction
+from brain.text.tokens import tokenize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fakes.openai_server import FakeOpenAI  # noqa: E402

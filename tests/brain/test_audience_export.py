@@ -6,10 +6,14 @@ import json
 import networkx as nx
 import pytest
 
-from brain.audience.graph import AudienceGraph
-from brain.audience.export import annotated_graph, export_graph, plot_graph
-from brain.audience.export import _draw  # noqa: PLC2701 - the title is only visible on the figure
 from brain.audience.communities import analyse
+from brain.audience.export import (
+    _draw,  # noqa: PLC2701 - the title is only visible on the figure
+    annotated_graph,
+    export_graph,
+    plot_graph,
+)
+from brain.audience.graph import AudienceGraph
 
 
 def room_report():

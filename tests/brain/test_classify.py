@@ -16,10 +16,24 @@ import numpy as np
 import pytest
 
 from brain.chat.classify import (
-    DEFAULT_DATA, FEATURE_VERSION, LABELS, MODEL_PATH, PRIORITY, Label, LinearModel, MessageClassifier,
-    RuleClassifier, _select, default_classifier, evaluate, is_abuse, load_labelled, split_of, train,
+    DEFAULT_DATA,
+    FEATURE_VERSION,
+    LABELS,
+    MODEL_PATH,
+    PRIORITY,
+    Label,
+    LinearModel,
+    MessageClassifier,
+    RuleClassifier,
+    _select,
+    default_classifier,
+    evaluate,
+    is_abuse,
+    load_labelled,
+    load_lexicon,
+    split_of,
+    train,
 )
-from brain.chat.classify import load_lexicon
 
 EN, ZH = DEFAULT_DATA
 

@@ -5,7 +5,6 @@ import math
 import networkx as nx
 import pytest
 
-from brain.audience.graph import AudienceGraph
 from brain.audience.communities import (
     analyse,
     ari,
@@ -16,6 +15,7 @@ from brain.audience.communities import (
     nmi,
     pagerank,
 )
+from brain.audience.graph import AudienceGraph
 
 EVAL_KEYS = {"nmi", "ari", "modularity", "communities", "nodes", "edges", "seconds"}
 

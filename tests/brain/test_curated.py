@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from brain.moderation.curated import CuratedAnswers, parse
 from brain.knowledge.loaders.markdown import load_markdown
+from brain.moderation.curated import CuratedAnswers, parse
 from brain.retrieval.embedders import make_embedder
 
 

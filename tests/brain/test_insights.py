@@ -7,8 +7,8 @@ import pytest
 
 from brain.insights import host_profile as insights
 from brain.insights.host_profile import SAMPLE_LIMIT, host_profile, is_rare_word, speaking_style, spoken_lines, words
-from brain.store.event_store import Store
 from brain.insights.quality import content_quality
+from brain.store.event_store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scripted_room import ScriptedRoom as Script  # noqa: E402

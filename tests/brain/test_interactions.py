@@ -18,8 +18,16 @@ import sqlalchemy as sa
 
 from adapters.model import FeedbackEvent, MessageEvent, Room, User
 from brain.insights import interaction_log as interactions
-from brain.insights.interaction_log import Cursor, LogFilter, count_matching, export, iter_rows, search, unanswered_topics, \
-    viewer_history
+from brain.insights.interaction_log import (
+    Cursor,
+    LogFilter,
+    count_matching,
+    export,
+    iter_rows,
+    search,
+    unanswered_topics,
+    viewer_history,
+)
 from brain.store.event_store import Store
 from brain.store.schema import flagged_viewers, moderation_actions, questions, reviews
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from brain.knowledge.base import KnowledgeBase
 from brain.knowledge import IngestOptions
+from brain.knowledge.base import KnowledgeBase
 from brain.retrieval.embedders import make_embedder
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"

@@ -4,9 +4,8 @@ import threading
 
 import pytest
 
+from brain.moderation.review import Asker, Decision, FlagList, ReviewError, ReviewQueue, review_reasons, touches_money
 from brain.store.event_store import Store
-from brain.moderation.review import (Asker, Decision, FlagList, ReviewError, ReviewQueue, review_reasons,
-                              touches_money)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 
 from brain.knowledge.content import Product
 from brain.knowledge.product_records import product_draft
-from brain.products.product_eval import evaluate_products, precision_at
 from brain.products.matching import MatchConfig, ProductDoc, ProductMatcher, product_docs_from_chunks
+from brain.products.product_eval import evaluate_products, precision_at
 from brain.retrieval.embedders import HashingEmbedder
 from brain.retrieval.types import Chunk
 

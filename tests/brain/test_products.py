@@ -2,11 +2,18 @@
 
 import pytest
 
-from brain.products.matching import ProductDoc, ProductMatcher
-from brain.products.ranking import (ProductRanker, RankingSettings, RoomProducts, describe_product, detect_need,
-                            refers_to_current, resolve_reference)
-from brain.retrieval.embedders import HashingEmbedder
 from brain.products.content_window import ContentWindow
+from brain.products.matching import ProductDoc, ProductMatcher
+from brain.products.ranking import (
+    ProductRanker,
+    RankingSettings,
+    RoomProducts,
+    describe_product,
+    detect_need,
+    refers_to_current,
+    resolve_reference,
+)
+from brain.retrieval.embedders import HashingEmbedder
 
 CATALOG = [
     ProductDoc("PRO", "BlendGo Pro Portable Blender", "500 ml jar, six steel blades, crushes frozen fruit",

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from brain.store.event_store import Store
-from brain.products.matching import ProductDoc
 from brain.insights.quality import WEIGHTS, content_quality, unanswered_topics
+from brain.products.matching import ProductDoc
+from brain.store.event_store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scripted_room import HOST, KEY  # noqa: E402

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from adapters.model import MessageEvent, User
-from brain.audience.graph import audience_graph
 from bots.runtime.config import Config
-from brain.store.event_store import Store
+from brain.audience.graph import audience_graph
 from brain.insights.report import build_report, load_products
 from brain.insights.report_html import render_report, summary_lines
+from brain.store.event_store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))

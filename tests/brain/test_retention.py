@@ -10,8 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_interactions import (T0, action_row, chat, feedback, flag_row, insert, question, record,  # noqa: E402
-                               review_row)
+from test_interactions import T0, action_row, chat, feedback, flag_row, insert, question, record, review_row  # noqa: E402
 
 from bots.runtime.config import ConfigError, RetentionSection, parse_config  # noqa: E402
 from brain.store.event_store import Store  # noqa: E402

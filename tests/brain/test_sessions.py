@@ -1,19 +1,19 @@
 """Stream sessions of a room: /live commands, activity gaps, both, picking one, reading one."""
 
-from datetime import datetime, timedelta
-
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.model import Role, User
-from brain.store.event_store import Store
 from brain.insights.sessions import StreamSession, find_room_sessions, load_session, parse_live_command, pick_session
+from brain.store.event_store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scripted_room import HOST, KEY, T0  # noqa: E402
 from scripted_room import ScriptedRoom as Script  # noqa: E402
+
 MOD = User("replay", "mo", "mo", Role.MOD)
 
 

@@ -14,10 +14,10 @@ from brain.store.event_store import Store
 from brain.traffic.anomalies import AnomalyDetector
 from brain.traffic.forecast import Forecaster, forecast
 from brain.traffic.live_sessions import Session, find_sessions
+from brain.traffic.plots import plot_forecast
 from brain.traffic.series import DAY, HOUR, WEEK, ActivitySeries, activity_series, weekly_profile
 from brain.traffic.slots import suggest_slots
 from brain.traffic.traffic_eval import synthetic_hourly
-from brain.traffic.plots import plot_forecast
 
 ROOM = Room("replay", "r1")
 OTHER = Room("replay", "r2")

@@ -6,8 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from brain.traffic.traffic_eval import (KEYS, calendar_seasons, evaluate_forecast, main, read_series_csv,
-                                synthetic_hourly, write_series_csv)
+from brain.traffic.traffic_eval import (
+    KEYS,
+    calendar_seasons,
+    evaluate_forecast,
+    main,
+    read_series_csv,
+    synthetic_hourly,
+    write_series_csv,
+)
 
 MONDAY = 1767571200.0  # 2026-01-05 00:00 UTC
 

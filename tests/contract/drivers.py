@@ -143,7 +143,14 @@ class DiscordDriver(Driver):
 
     async def start(self) -> None:
         from fakes.discord_server import (
-            CHANNEL_ID, HOST_ID, HOST_ROLE_ID, MOD_ID, MOD_ROLE_ID, TOKEN, VIEWER_ID, FakeDiscord,
+            CHANNEL_ID,
+            HOST_ID,
+            HOST_ROLE_ID,
+            MOD_ID,
+            MOD_ROLE_ID,
+            TOKEN,
+            VIEWER_ID,
+            FakeDiscord,
         )
 
         from adapters.discord import DiscordAdapter

@@ -14,7 +14,17 @@ from discord.http import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from fakes.discord_server import (  # noqa: E402
-    APP_ID, BOT_ID, CHANNEL_ID, GUILD_ID, MOD_ID, MOD_ROLE_ID, THREAD_ID, TOKEN, VIEWER_ID, FakeDiscord, user_payload,
+    APP_ID,
+    BOT_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    MOD_ID,
+    MOD_ROLE_ID,
+    THREAD_ID,
+    TOKEN,
+    VIEWER_ID,
+    FakeDiscord,
+    user_payload,
 )
 
 from adapters.base import AdapterError  # noqa: E402

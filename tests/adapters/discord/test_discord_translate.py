@@ -10,7 +10,13 @@ import pytest
 
 from adapters.commands import CommandSpec, Param, bind_options
 from adapters.discord.translate import (
-    Context, Ignored, RolePolicy, StaticDirectory, command_payload, render_outgoing_mentions, to_event,
+    Context,
+    Ignored,
+    RolePolicy,
+    StaticDirectory,
+    command_payload,
+    render_outgoing_mentions,
+    to_event,
 )
 from adapters.model import CommandEvent, FeedbackEvent, MemberEvent, MessageEvent, Role, User
 

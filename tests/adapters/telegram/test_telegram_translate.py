@@ -14,9 +14,20 @@ from hypothesis import strategies as st
 
 from adapters.commands import CommandSpec
 from adapters.model import CommandEvent, FeedbackEvent, MemberEvent, MessageEvent, Reply, Role, Room, User
-from adapters.telegram.translate import (Destination, TranslateContext, bot_commands, callback_query_id,
-                                         destination_of, dm_destination, feedback_data, feedback_markup,
-                                         parse_feedback, plan_messages, roles_from_admins, to_events)
+from adapters.telegram.translate import (
+    Destination,
+    TranslateContext,
+    bot_commands,
+    callback_query_id,
+    destination_of,
+    dm_destination,
+    feedback_data,
+    feedback_markup,
+    parse_feedback,
+    plan_messages,
+    roles_from_admins,
+    to_events,
+)
 
 PAYLOADS = Path(__file__).parent / "payloads"
 CTX = TranslateContext(source="tg", bot_username="liveroom_bot")

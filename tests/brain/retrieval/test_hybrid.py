@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from brain.retrieval.embedders import HashingEmbedder
@@ -5,8 +6,6 @@ from brain.retrieval.evaluate import evaluate
 from brain.retrieval.hybrid import FusionConfig, calibrate
 from brain.retrieval.indexer import KnowledgeIndex
 from brain.retrieval.types import Chunk
-
-import numpy as np
 
 CORPUS = [
     Chunk("en-ship", "Orders ship within 24 hours; shipping is free over $50.", "faq.md", "When do you ship?", "en", {"kind": "faq"}),
