@@ -207,3 +207,64 @@ async def test_a_redelivered_event_is_dropped_and_status_counts_it(data_dir):
         assert rt.store.count(room=ROOM.key, kind="chat") == 1
     finally:
         rt.close()
+
+
+async def test_listeners_get_only_the_events_they_want(data_dir):
+    from adapters.model import FeedbackEvent, MemberEvent, TranscriptEvent
+    from bots.runtime.listeners import CHAT_AND_SPEECH, VIEWER_CHAT, VIEWER_LINES, Wants
+
+    rt, out = build(data_dir)
+    heard: dict[str, list[str]] = {"viewer_chat": [], "viewer_lines": [], "speech": [], "other_room": [], "joins": []}
+
+    def recorder(name):
+        async def listener(event, router):
+            heard[name].append(event.event_id)
+        return listener
+
+    rt.router.add_listener(recorder("viewer_chat"), VIEWER_CHAT)
+    rt.router.add_listener(recorder("viewer_lines"), VIEWER_LINES)
+    rt.router.add_listener(recorder("speech"), CHAT_AND_SPEECH)
+    rt.router.add_listener(recorder("other_room"), Wants.of(kinds=("chat",), rooms=("console:elsewhere",)))
+    rt.router.add_listener(recorder("joins"), Wants.of(kinds=("join",)))
+    viewer, mod, host = (User("console", n, n, r) for n, r in (("v", Role.VIEWER), ("m", Role.MOD), ("h", Role.HOST)))
+    try:
+        for event in (MessageEvent(event_id="v1", room=ROOM, author=viewer, text="hi", source="console"),
+                      MessageEvent(event_id="m1", room=ROOM, author=mod, text="welcome", source="console"),
+                      MessageEvent(event_id="h1", room=ROOM, author=host, text="today: blenders", source="console"),
+                      TranscriptEvent(event_id="t1", room=ROOM, author=host, text="the jar", source="console"),
+                      MemberEvent(event_id="j1", room=ROOM, author=viewer, joined=True, source="console"),
+                      MemberEvent(event_id="l1", room=ROOM, author=viewer, joined=False, source="console"),
+                      FeedbackEvent(event_id="f1", room=ROOM, author=viewer, target="x", value=1, source="console"),
+                      command("/status", Role.MOD)):
+            await rt.router.dispatch(event)
+        assert heard == {"viewer_chat": ["v1", "m1"], "viewer_lines": ["v1"], "speech": ["v1", "m1", "h1", "t1"],
+                         "other_room": [], "joins": ["j1"]}
+    finally:
+        rt.close()
+
+
+async def test_room_contacts_know_the_host_and_staff_and_whisper_to_them(data_dir):
+    from adapters.model import TranscriptEvent
+
+    rt, out = build(data_dir)
+    elsewhere = Collector("other")
+    rt.router.attach(elsewhere)
+    contacts = rt.router.contacts
+    try:
+        await rt.router.dispatch(MessageEvent(event_id="v1", room=ROOM, author=User("console", "v", "v"),
+                                              text="hi", source="console"))
+        assert contacts.host(ROOM.key) is None and contacts.staff(ROOM.key) is None
+        assert contacts.place(ROOM.key) == (ROOM, "console")
+        await rt.router.dispatch(command("/status", Role.MOD, user="mo"))  # commands count too
+        assert contacts.staff(ROOM.key).user.id == "mo" and contacts.host(ROOM.key) is None
+        await rt.router.dispatch(TranscriptEvent(event_id="t1", room=ROOM, author=User("other", "chef", "Chef"),
+                                                 text="the jar", source="other"))
+        host = contacts.host(ROOM.key)
+        assert host.user.id == "chef" and host.source == "other"  # whoever's speech is transcribed hosts
+        assert contacts.staff(ROOM.key).user.id == "mo"  # a transcript does not make a moderator
+        assert await rt.router.whisper(host, "Chat spike") is not None
+        reply = elsewhere.sent[-1]
+        assert reply.text == "Chat spike" and reply.ephemeral and reply.to_user == host.user
+        assert reply.room == ROOM
+    finally:
+        rt.close()
