@@ -139,7 +139,7 @@ class LiveTraffic:
             self.stats.minutes += 1
             anomaly = room.detector.update(count, ts=float((first + offset) * _MINUTE))
             if anomaly is not None and self.settings.anomaly_notices:
-                await self._notify(key, room, anomaly)
+                await self._notify(key, anomaly)
 
     async def _tick(self) -> None:
         """Close the minutes of live rooms that went quiet (no event would close them)."""
@@ -150,7 +150,7 @@ class LiveTraffic:
                 if room.minute is not None and now - room.last_event_wall <= _LIVE_WITHIN:
                     await self._advance(key, room, int(now // _MINUTE))
 
-    async def _notify(self, key: str, room: _RoomRhythm, anomaly: Anomaly) -> None:
+    async def _notify(self, key: str, anomaly: Anomaly) -> None:
         if anomaly.kind == "spike":
             self.stats.spikes += 1
         else:
