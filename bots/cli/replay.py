@@ -8,7 +8,7 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
@@ -52,21 +52,32 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
     finally:
         bar.close()
     report = _replay_report(adapter, runtime, elapsed)
+    _echo_report(report, as_json=as_json,
+                 headline=(f"replayed {report['messages']} events in {report['seconds']:.2f} s "
+                           f"({report['msgs_per_s']:.0f}/s); {report['replies']} bot replies; "
+                           f"{report['bad_lines']} bad lines; {report['truncated']} truncated"),
+                 details=[f"questions {report['questions']}: {report['answers']} answered, {report['abstained']} "
+                          f"passed to the host, {report['merged']} merged into bursts"],
+                 bad=adapter.stats.bad_line_samples, bad_total=adapter.stats.bad_lines, what="bad lines")
+
+
+def _echo_report(report: dict[str, Any], *, as_json: bool, headline: str, bad: Sequence[Any], bad_total: int,
+                 what: str, details: Sequence[str] = ()) -> None:
+    """A replay's or a captions feed's summary: one JSON object, or the headline, what was kept or
+    refused, the details and the first bad lines (on stderr)."""
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
-    click.echo(f"replayed {report['messages']} events in {report['seconds']:.2f} s "
-               f"({report['msgs_per_s']:.0f}/s); {report['replies']} bot replies; "
-               f"{report['bad_lines']} bad lines; {report['truncated']} truncated")
+    click.echo(headline)
     kept = _kept_summary(report)
     if kept:
         click.echo(kept)
-    click.echo(f"questions {report['questions']}: {report['answers']} answered, {report['abstained']} "
-               f"passed to the host, {report['merged']} merged into bursts")
-    for bad in adapter.stats.bad_line_samples[:10]:
-        click.echo(f"  line {bad.lineno}: {bad.reason}", err=True)
-    if adapter.stats.bad_lines > 10:
-        click.echo(f"  ... and {adapter.stats.bad_lines - 10} more bad lines", err=True)
+    for line in details:
+        click.echo(line)
+    for sample in bad[:10]:
+        click.echo(f"  line {sample.lineno}: {sample.reason}", err=True)
+    if bad_total > 10:
+        click.echo(f"  ... and {bad_total - 10} more {what}", err=True)
 
 
 def _kept_summary(report: dict[str, Any]) -> str:
@@ -192,16 +203,8 @@ def feed_captions(settings: Settings, file: Path, room: str, fast: bool, speed: 
         "encoding": stats.encoding,
         **_runtime_report(runtime),
     }
-    if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False))
-        return
-    click.echo(f"fed {report['cues']} cues ({stats.format}, {stats.encoding}) into {report['room']} in "
-               f"{report['seconds']:.2f} s; {report['replies']} bot replies; {report['bad_cues']} bad cues; "
-               f"{report['truncated']} truncated")
-    kept = _kept_summary(report)
-    if kept:
-        click.echo(kept)
-    for bad in stats.bad_cue_samples[:10]:
-        click.echo(f"  line {bad.lineno}: {bad.reason}", err=True)
-    if stats.bad_cues > 10:
-        click.echo(f"  ... and {stats.bad_cues - 10} more bad cues", err=True)
+    _echo_report(report, as_json=as_json,
+                 headline=(f"fed {report['cues']} cues ({stats.format}, {stats.encoding}) into {report['room']} in "
+                           f"{report['seconds']:.2f} s; {report['replies']} bot replies; "
+                           f"{report['bad_cues']} bad cues; {report['truncated']} truncated"),
+                 bad=stats.bad_cue_samples, bad_total=stats.bad_cues, what="bad cues")

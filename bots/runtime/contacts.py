@@ -64,9 +64,6 @@ class RoomContacts:
         """The room and the adapter of the first event seen in it."""
         return self._places.get(room_key)
 
-    def rooms(self) -> list[str]:
-        return list(self._places)
-
 
 def user_payload(user: User) -> dict[str, str]:
     return {"platform": user.platform, "id": user.id, "name": user.name, "role": user.role.label}

@@ -20,7 +20,7 @@ from typing import Iterable
 
 from adapters.model import Event, Role
 
-__all__ = ["Wants", "ANY", "CHAT", "VIEWER_CHAT", "VIEWER_LINES", "CHAT_AND_SPEECH", "STAFF_CHAT"]
+__all__ = ["Wants", "ANY", "CHAT", "VIEWER_CHAT", "VIEWER_LINES", "CHAT_AND_SPEECH"]
 
 @dataclass(frozen=True, slots=True)
 class Wants:
@@ -39,9 +39,6 @@ class Wants:
                 and (not self.roles or event.author.role in self.roles)
                 and (not self.rooms or event.room.key in self.rooms))
 
-    def __or__(self, other: "Wants") -> "Wants":
-        """Both interests (kinds, roles and rooms each united; use only where that is what is meant)."""
-        return Wants(self.kinds | other.kinds, self.roles | other.roles, self.rooms | other.rooms)
 
 
 #: Every event (the default when a listener names nothing).
@@ -52,7 +49,5 @@ CHAT = Wants.of(kinds=("chat",))
 VIEWER_CHAT = Wants.of(kinds=("chat",), roles=(Role.VIEWER, Role.MOD))
 #: Viewers' own chat lines (mods and hosts excluded): what the audience says.
 VIEWER_LINES = Wants.of(kinds=("chat",), roles=(Role.VIEWER,))
-#: Staff chat (mods and hosts).
-STAFF_CHAT = Wants.of(kinds=("chat",), roles=(Role.MOD, Role.HOST))
 #: Every chat line and the transcript of the host's speech.
 CHAT_AND_SPEECH = Wants.of(kinds=("chat", "transcript"))
