@@ -16,6 +16,13 @@ from typing import Any
 
 import pytest
 
+# The project's packages, imported before any test module puts tests/ on sys.path to reach this
+# conftest's helpers: once tests/ is there, tests/brain (no __init__.py) would be found first and
+# shadow the real brain package as a namespace package.
+import adapters  # noqa: F401,E402
+import bots  # noqa: F401,E402
+import brain  # noqa: F401,E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -90,3 +90,67 @@ def eval_products(settings: Settings, directory: Path, as_json: bool) -> None:
     finally:
         bar.close()
     echo_figures(result, as_json)
+
+
+@eval_group.command(name="answers")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Ask only the first N queries.")
+@click.option("--details", "details_file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              default=None, help="Also write one JSON line per query (answer, gold, hit, f1, reason) to this file.")
+@click.pass_obj
+def eval_answers(settings: Settings, directory: Path, as_json: bool, limit: int | None,
+                 details_file: Path | None) -> None:
+    """Ask the bot every question of an answer set and score what it says.
+
+    DIRECTORY holds corpus.jsonl ({"_id", "title", "text"}) and queries.jsonl
+    ({"_id", "text", "answers": [...]}; an empty list means the corpus does not
+    hold the answer). The corpus is written as a temporary knowledge folder and
+    loaded by the bot as configured (embedder, answers.min_confidence,
+    max_chars, llm); each question is asked alone, as /ask does. Figures:
+
+    \b
+    answer_hit         answerable questions whose answer contains a gold answer
+                       (NFKC, case and whitespace folded)
+    answer_f1          mean token F1 against the best gold answer (words for
+                       English, characters for Chinese); passing scores 0
+    passed_answerable  answerable questions passed to the host (abstained)
+    false_answer_rate  unanswerable questions answered anyway
+    answerable, unanswerable, questions, docs   the counts
+    index_seconds      model load and ingest; seconds: the whole run
+    latency_p50_ms, latency_p95_ms   per question (answer_batch + finish)
+    by_reason          answers by reason (answered, low-confidence, ...)
+
+    Exit code 2 if DIRECTORY is not such a set.
+    """
+    from tqdm import tqdm
+
+    from bots.runtime.answer_eval import SetError, evaluate_answers
+    from bots.runtime.brain_worker import BrainUnavailable
+    config = settings.config()
+    bar = tqdm(file=sys.stderr, disable=True if as_json else None, leave=False)
+    stages: list[str] = []
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stages[-1:] != [stage]:  # indexing (chunks), then answering (questions)
+            stages.append(stage)
+            bar.reset(total=total)
+            bar.set_description(stage)
+            bar.unit = "chunk" if stage == "indexing" else "question"
+        bar.update(done)
+
+    try:
+        result = evaluate_answers(directory, config, limit=limit, progress=progress, details=details_file is not None)
+    except SetError as exc:
+        click.echo(f"liveroom: cannot evaluate answers: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except BrainUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bar.close()
+    if details_file is not None:
+        with open(details_file, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in result.pop("details"))
+    if not as_json:
+        result["by_reason"] = ", ".join(f"{reason} {n}" for reason, n in result["by_reason"].items())
+    echo_figures(result, as_json)

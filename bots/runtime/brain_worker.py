@@ -31,6 +31,7 @@ from typing import Any, Callable, TypeVar
 from bots.runtime.config import Config
 from brain.answers.answer_pipeline import AnswerPipeline
 from brain.answers.compose import Answerer
+from brain.answers.selection import AnswerSelector
 from brain.answers.llm import LLMClient, LLMSettings
 from brain.knowledge import IngestOptions
 from brain.knowledge.base import IngestSummary, KnowledgeBase
@@ -214,9 +215,10 @@ class BrainWorker:
         self.kb = KnowledgeBase(self.knowledge_root, self.data_dir / "kb", self.embedder, options)
         self._check_stopping()
         summary = self.kb.ingest(progress=progress)
+        selector = AnswerSelector(idf=self.kb.idf, reader=self._reader(), max_chars=cfg.answers.max_chars)
         self.answerer = Answerer(self.kb.search, idf=self.kb.idf, known=self.kb.knows, llm=self.llm,
-                                 min_confidence=cfg.answers.min_confidence, max_chars=cfg.answers.max_chars,
-                                 top_k=cfg.retrieval.top_k)
+                                 selector=selector, min_confidence=cfg.answers.min_confidence,
+                                 max_chars=cfg.answers.max_chars, top_k=cfg.retrieval.top_k)
         answerer = self.answerer
         embedder = self.embedder
         self.curated = CuratedAnswers(
@@ -227,10 +229,23 @@ class BrainWorker:
         for line in summary.lines():
             log.info("%s", line)
         self._check_stopping()
-        # Warm up: load the model's weights and jieba's dictionary now, not on a viewer's question.
+        # Warm up: load the models' weights, jieba's dictionary and the candidate answers' vectors
+        # now, not on a viewer's question.
         for probe in ("how much is it?", "多少钱？"):
-            self.answerer.retrieve(probe)
+            self.answerer.decide(probe, self.answerer.retrieve(probe))
+        selector.index(self.kb.chunks())
         return summary
+
+    def _reader(self) -> Embedder | None:
+        """The model that reads the meaning of questions and candidate answers (`answers.reader`).
+
+        The multilingual USE by default: it reads English and Chinese alike
+        and embeds a sentence in about 2 ms. "none" leaves answers to words.
+        """
+        name = self.config.answers.reader.strip()
+        if name.lower() == "none":
+            return None
+        return self.embedder if name == self.config.retrieval.embedder else make_embedder(name)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the brain thread."""
@@ -242,7 +257,10 @@ class BrainWorker:
             raise BrainUnavailable("the knowledge base is not loaded yet")
         if self.curated is not None:
             self.curated.load()  # a host may have edited the curated answers by hand
-        return self.kb.ingest()
+        summary = self.kb.ingest()
+        if summary.changed and self.answerer is not None:
+            self.answerer.selector.index(self.kb.chunks())
+        return summary
 
     @property
     def dense_languages(self) -> frozenset[str] | None:

@@ -186,8 +186,14 @@ class AnswersSection(_Section):
     """How the bot answers viewers' questions in the room."""
 
     enabled: bool = True
-    min_confidence: float = Field(0.5, ge=0, le=1, description="abstain below this retrieval confidence")
+    min_confidence: float = Field(0.0, ge=0, le=1,
+                                  description="abstain below this retrieval confidence, whatever the answer "
+                                              "selection says (0: the selection's calibrated bar decides)")
     max_chars: int = Field(300, ge=60, le=2000)
+    reader: str = Field("use-multilingual", min_length=1,
+                        description="model that reads the meaning of questions and candidate answers in languages "
+                                    "the retrieval embedder cannot read (Chinese for the default MiniLM); "
+                                    "'use-multilingual' (packaged), any embedder name, or 'none'")
     merge_window: float = Field(30, ge=0, le=600, description="seconds in which the same question is one burst")
     hold: float = Field(1.5, ge=0, le=30, description="seconds to gather a burst before posting its answer")
     cache_ttl: float = Field(600, ge=0, le=86400)

@@ -111,6 +111,10 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 5, query_vector: np.ndarray | None = None) -> list[SearchHit]:
         return self.index.retriever.search(query, k=k, query_vector=query_vector)
 
+    def chunks(self) -> list[Chunk]:
+        """Every indexed chunk, in index order (what the answerer warms its candidate vectors from)."""
+        return list(self.index.lexical.chunks)
+
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self.index.lexical.get(chunk_id)
 

@@ -322,6 +322,13 @@ _NEED_EN = re.compile(
     r"which\s+(?:one|product|model)\s+(?:should|is\s+best|for)|do\s+you\s+have\s+(?:anything|something))\b",
     re.I)
 _NEED_ZH = re.compile(r"适合|推荐|想买|想要|有没有.{0,8}的|有.{0,8}的吗|哪款|哪个好|求推荐")
+#: "Do I need to buy a BlendGo to take the course?" asks what is *required*: a question for the
+#: knowledge base (its FAQ says "No. Any blender works"), not a need for a recommendation.
+_REQUIREMENT_EN = re.compile(
+    r"\b(?:do|does|did|will|would|should|must|shall)\s+(?:i|we|you|one|they)\s+(?:really\s+|also\s+|still\s+)?"
+    r"(?:need|have\s+to|gotta)\b|\bis\s+(?:it|an?\s+\w+|the\s+\w+)\s+(?:required|necessary|needed|a\s+must)\b|"
+    r"\bneed(?:ed)?\s+(?:for|to\s+(?:take|join|do|follow|attend))\s+the\s+(?:course|class|lesson)", re.I)
+_REQUIREMENT_ZH = re.compile(r"需要.{0,16}[吗么嘛]|必须|一定要|非得|得买.{0,10}[吗么]|才能")
 
 
 def refers_to_current(text: str) -> bool:
@@ -341,4 +348,6 @@ def resolve_reference(text: str, product: ProductDoc) -> str:
 
 def detect_need(text: str) -> bool:
     """Does a viewer state a need the catalog might meet ("有适合新手的吗?", "I need something for...")?"""
-    return bool((_NEED_ZH if detect_lang(text) == "zh" else _NEED_EN).search(text))
+    if detect_lang(text) == "zh":
+        return bool(_NEED_ZH.search(text)) and not _REQUIREMENT_ZH.search(text)
+    return bool(_NEED_EN.search(text)) and not _REQUIREMENT_EN.search(text)

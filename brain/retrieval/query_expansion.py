@@ -23,14 +23,38 @@ INTENTS: dict[str, tuple[re.Pattern[str], str, str]] = {
               "price", "价格 价"),
     "shipping": (re.compile(r"\bship(s|ping|ped)?\b|\bdeliver(y|ed)?\b|\bpostage\b|包邮|发货|快递|运费|寄到", re.I),
                  "shipping", "发货 运费 包邮"),
-    "refund": (re.compile(r"\brefunds?\b|\bmoney back\b|\breturns?\b|退款|退货|退钱|售后", re.I),
+    "refund": (re.compile(r"\brefunds?\b|\brefnd\b|\bmoney back\b|\breturns?\b|\bsend (it )?back\b|"
+                          r"退款|退货|退钱|退不|能退|到账|售后", re.I),
                "refund returns", "退款 退货"),
-    "coupon": (re.compile(r"\bcoupons?\b|\bdiscounts?\b|\bpromo\b|\bvoucher\b|优惠券|优惠码|折扣|打折|便宜", re.I),
+    "coupon": (re.compile(r"\bcoupons?\b|\bcoupn\b|\bdiscounts?\b|\bpromo\b|\bvoucher\b|优惠券|优惠码|折扣|打折|便宜|"
+                          r"(?<![二条])码|券", re.I),
                "coupon code", "优惠码 优惠"),
     "schedule": (re.compile(r"\bwhen\b|\bwhat time\b|\bstarts?\b|什么时候|几点|开课|开始|时间", re.I),
                  "schedule date", "时间 开课"),
-    "stock": (re.compile(r"\bin stock\b|\bsold out\b|\bavailable\b|\bavailability\b|有货|现货|库存|卖完", re.I),
-              "stock available", "库存 现货"),
+    "stock": (re.compile(r"\bin stock\b|\bsold out\b|\bavailable\b|\bavailability\b|\brestock|\bback in stock\b|"
+                         r"有货|现货|库存|卖完|补货|缺货", re.I),
+              "stock available back in stock", "库存 现货 补货"),
+    "warranty": (re.compile(r"\bwarrant(y|ee|ies)\b|\bwarrenty\b|\bguarantee\b|\bbroken?\b|\bbroke\b|\bdamaged?\b|"
+                            r"\bcracked\b|\bdefect(ive)?\b|\bstops? working\b|\brepairs?\b|\bfaulty\b|"
+                            r"坏了|坏掉|损坏|质量问题|保修|维修|故障|裂了|摔坏", re.I),
+                 "warranty damaged replace", "质量问题 保修 换新"),
+    "courier": (re.compile(r"\bcouriers?\b|\bcarriers?\b|\bpost(al)? service\b|\bwhich (delivery|shipping) company\b|"
+                           r"快递|物流|顺丰", re.I),
+                "SF Express", "快递 顺丰"),
+    "arrival": (re.compile(r"\barrive\b|\bget it\b|\breceive (it|my)\b|\bdelivery time\b|"
+                           r"收到|到货|送达|几天到", re.I),
+                "delivery time days", "送达 天"),
+    "contact": (re.compile(r"\bcontact\b|\breach (you|u)\b|\bemail\b|\bwechat\b|\bcustomer service\b|"
+                           r"联系|微信|邮箱|客服", re.I),
+                "email WeChat contact", "联系 微信 邮件"),
+    "language": (re.compile(r"\bmandarin\b|\bchinese\b|\benglish\b|\bsubtitles?\b|\blanguages?\b|"
+                            r"普通话|中文|英文|英语|字幕|语言", re.I),
+                 "Mandarin English Chinese subtitles", "普通话 中文 英文 字幕"),
+    "replay": (re.compile(r"\breplays?\b|\brecord(ed|ing)?\b|\bmiss(ed)?\b.{0,20}\b(live|session|stream|class)\b|"
+                          r"回放|补看|重播|错过|没赶上", re.I),
+               "replay recorded", "回放"),
+    "enrol": (re.compile(r"\bsign up\b|\benrol+(ment)?\b|\bregist(er|ration)\b|报名|截止", re.I),
+              "enrolment closes", "报名 截止"),
 }
 
 

@@ -21,16 +21,20 @@ __all__ = ["Question", "detect_question", "normalise_question", "language_of"]
 _MENTION = re.compile(r"@([\w.\-]+)")
 _EN_OPENERS = frozenset(
     "how what when where why who whom whose which is are can could does did "
-    "will would should shall anyone anybody".split()
+    "will would should shall anyone anybody "
+    # as chat types them: no apostrophe, no vowels
+    "whats wheres whens hows whos whys wat wht hw till until do r".split()
 )
 _EN_PHRASES = re.compile(
     r"\b(how much|how many|how long|how do|price of|cost of|where can i|can i|do you|is it|is there|"
-    r"any (discount|coupon|code)|what about|tell me|wondering|anyone know)\b"
+    r"any (discount|coupon|code)|what about|tell me|wondering|anyone know|what (do|should|can) i)\b"
 )
 _ZH_MARKERS = re.compile(
-    r"(吗|嘛|么|呢|什么|啥|怎么|怎样|如何|为什么|为啥|多少|几[个天号点时岁块元]|哪|是否|能不能|可不可以|"
+    r"(吗|嘛|么|呢|谁|什么|啥|怎么|怎样|如何|为什么|为啥|多少|几[\u4e00-\u9fff]|多[久大长重高远]|哪|是否|能不能|可不可以|"
     r"有没有|会不会|要不要|是不是|行不行|请问|求问|咋|[^\s]不$|没$)"
 )
+#: "starter bundle price", "mini size": a short line ending in what a buyer asks about.
+_EN_ASKED_NOUN = re.compile(r"^(?!.*\b(?:i|love|like|great|nice|good)\b).*\b(price|cost|link|size)$")
 _PUNCT_OR_SPACE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
@@ -72,6 +76,6 @@ def detect_question(text: str, *, bot_names: tuple[str, ...] = ("liveroom",)) ->
     words = core.split()
     if words and words[0] in _EN_OPENERS and len(words) >= 3:
         return Question(stripped, lang, "interrogative")
-    if _EN_PHRASES.search(core):
+    if _EN_PHRASES.search(core) or (len(words) <= 4 and _EN_ASKED_NOUN.search(core)):
         return Question(stripped, lang, "interrogative")
     return None

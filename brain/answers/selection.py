@@ -1,0 +1,359 @@
+"""Choosing what to say: the candidate across the top passages that answers *this* question.
+
+Retrieval ranks passages; a viewer reads one short answer. The selector takes
+every candidate (`brain.answers.candidates`: a sentence, a table row, a
+product field) of the top passages, plus the passages holding the candidates
+closest in meaning to the question, describes each by a few signals
+(`FEATURES`), and quotes the best:
+
+- **words**: the question's words found in the candidate, weighted by their
+  idf in the knowledge base and by how rare they are among the candidates (a
+  page's topic name is in all its sentences and tells none apart), and the
+  words found in the passage's title (an FAQ's question, a section heading);
+- **meaning**: the cosine between the question and the candidate, and between
+  the question and the passage's title, under a multilingual reader model
+  (`brain.retrieval.embedders.UniversalSentenceEncoder`): what matches
+  "寄到美国吗" to "其他国家暂时不发货" with no word in common;
+- **kind**: the candidate holds the kind of fact asked for
+  (`brain.answers.question_kinds`): a date for "when", a price for "how much";
+- **retrieval**: the calibrated confidence of the candidate's passage;
+- **shape**: the asker's language, a product named by the question itself and
+  not an accessory for it, an FAQ answer, a product field, the position in the
+  passage and the length.
+
+The score is a weighted sum: the log-odds that the candidate carries the
+answer, with weights fit on labelled questions (`bench/fit_answer_selection.py`,
+numbers in docs/answers.md). Its sigmoid is the answer's confidence, and a
+best candidate under its language's bar does not answer the question: the bot
+passes it on, even when retrieval found a likely passage.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from brain.answers.candidates import Candidate, candidates_of, join_sentences, product_head_words
+from brain.answers.question_kinds import Kind, holds, kind_of
+from brain.retrieval.embedders import Embedder
+from brain.retrieval.types import Chunk, SearchHit
+from brain.text.tokens import tokenize
+
+__all__ = ["AnswerSelector", "Selection", "SelectionWeights", "FEATURES", "CONFIDENCE_FEATURES",
+           "confidence_features", "clip"]
+
+#: The signals each candidate is described by, in the order of the feature matrix.
+FEATURES: tuple[str, ...] = (
+    "words", "title", "chars", "meaning", "title_meaning", "passage_meaning", "kind", "retrieval", "top_passage", "by_meaning",
+    "language", "subject", "faq", "product_field", "product_line", "position", "length",
+)
+
+#: What the confidence model reads: the best candidate's score, its margin over the runner-up, its features.
+CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin") + FEATURES
+
+
+def confidence_features(score: float, margin: float, features: np.ndarray) -> np.ndarray:
+    """The confidence model's input for one chosen candidate, in `CONFIDENCE_FEATURES` order."""
+    return np.concatenate([[score, min(margin, 5.0)], features])
+
+
+#: Fit by bench/fit_answer_selection.py on the sample shop, CMRC and COVID-QA questions (docs/answers.md).
+FITTED_WEIGHTS: Mapping[str, float] = {
+    "words": 1.0, "title": 0.7, "chars": 0.5, "meaning": 0.5, "title_meaning": 0.5, "passage_meaning": 0.0, "kind": 0.15, "retrieval": 0.5,
+    "top_passage": 0.0, "by_meaning": 0.0, "language": 0.15, "subject": 0.3, "faq": 0.0, "product_field": 0.0,
+    "product_line": 0.0, "position": -0.1, "length": 0.0,
+}
+FITTED_BIAS = 0.0
+#: The score a best candidate needs, per language, for the bot to say it (else it passes the question on).
+FITTED_BARS: Mapping[str, float] = {"en": 0.9, "zh": 0.9}
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionWeights:
+    """How the signals add up, and the per-language bar an answer must clear."""
+
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(FITTED_WEIGHTS))
+    bias: float = FITTED_BIAS
+    #: Below this (per language) the best candidate does not answer the question.
+    threshold: Mapping[str, float] = field(default_factory=lambda: dict(FITTED_BARS))
+    #: A neighbouring sentence scoring at most this far below the best is quoted with it.
+    neighbour: float = 0.15
+    #: Passages considered, best first.
+    passages: int = 5
+    #: Passages added because one of their candidates is among the closest in meaning to the question.
+    by_meaning: int = 3
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.weights.get(name, 0.0) for name in FEATURES], dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The chosen text, the candidates it came from, its score and what that score means."""
+
+    text: str
+    candidates: tuple[Candidate, ...]
+    score: float
+    kind: Kind
+    threshold: float
+
+    @property
+    def answers(self) -> bool:
+        """Whether the text answers the question well enough to be said."""
+        return self.score >= self.threshold
+
+    @property
+    def confidence(self) -> float:
+        """The fitted probability that the quoted text carries the answer (the score's sigmoid)."""
+        return float(1.0 / (1.0 + np.exp(-self.score)))
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The candidates of one question and their feature matrix (what `select` decides on, and what is fit)."""
+
+    pool: list[tuple[SearchHit, Candidate]]
+    features: np.ndarray  # (len(pool), len(FEATURES))
+    kind: Kind
+
+
+class _VectorCache:
+    """Embeddings of candidate texts, least recently used dropped first."""
+
+    def __init__(self, reader: Embedder, size: int = 50_000) -> None:
+        self.reader = reader
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self.reader.embed(missing)):
+                self._vectors[text] = vector
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        for text in texts:
+            self._vectors.move_to_end(text)
+        return np.stack([self._vectors[t] for t in texts])
+
+
+class AnswerSelector:
+    """Scores the candidates of the top passages for one question and picks what to quote.
+
+    With a ``reader`` model it also reads meaning: each candidate's cosine to
+    the question is a signal, and `index` keeps every candidate of the
+    knowledge base as a vector so that a question whose words the retriever
+    could not match ("搅拌机坏了怎么办" against "质量问题 30 天内免费换新")
+    still finds its sentence: the closest candidates by meaning bring their
+    passages into the pool. Without a reader, words, kinds and retrieval decide.
+    """
+
+    def __init__(self, *, idf: Callable[[str], float] | None = None, reader: Embedder | None = None,
+                 weights: SelectionWeights | None = None, max_chars: int = 300) -> None:
+        self.idf = idf or (lambda token: 1.0)
+        self.weights = weights or SelectionWeights()
+        self.max_chars = max_chars
+        self._vectors = _VectorCache(reader) if reader is not None else None
+        self._index_chunks: list[Chunk] = []
+        self._index_vectors: np.ndarray | None = None
+        self._index_owner: np.ndarray = np.zeros(0, dtype=np.int64)
+
+    def index(self, chunks: Iterable[Chunk], limit: int = 50_000) -> int:
+        """Embed every candidate of ``chunks`` (at load and after a reload), for the search by meaning.
+
+        Also warms the vector cache, so a viewer's question does not wait for
+        its passages' sentences to be embedded. At most ``limit`` candidates
+        (the rest are still scored when retrieval finds their passage).
+        Returns how many candidates are indexed.
+        """
+        if self._vectors is None:
+            return 0
+        kept: list[Chunk] = []
+        texts: list[str] = []
+        owner: list[int] = []
+        for chunk in chunks:
+            found = [c.text for c in candidates_of(chunk)]
+            if not found or len(texts) + len(found) > limit:
+                continue
+            kept.append(chunk)
+            owner.extend([len(kept) - 1] * len(found))
+            texts.extend(found)
+        self._index_vectors = self._vectors.get(texts) if texts else None
+        self._index_chunks, self._index_owner = kept, np.asarray(owner, dtype=np.int64)
+        return len(texts)
+
+    def _by_meaning(self, question_vector: np.ndarray, exclude: set[str]) -> list[SearchHit]:
+        """Passages holding the candidates closest in meaning to the question, not already among the hits."""
+        if self._index_vectors is None or not self.weights.by_meaning:
+            return []
+        sims = self._index_vectors @ question_vector
+        top = np.argsort(-sims)[: self.weights.by_meaning * 4]
+        out: list[SearchHit] = []
+        for i in top:
+            chunk = self._index_chunks[int(self._index_owner[i])]
+            if chunk.id not in exclude:
+                exclude.add(chunk.id)
+                out.append(SearchHit(chunk, 0.0, {"meaning": float(sims[i])}))
+                if len(out) >= self.weights.by_meaning:
+                    break
+        return out
+
+    def score(self, question: str, search_text: str, hits: Sequence[SearchHit], lang: str) -> Scored:
+        """The candidates of the top passages (and of the passages closest in meaning) with their features."""
+        passages = list(hits[: self.weights.passages])
+        if self._vectors is not None:
+            question_vector = self._vectors.get([question])[0]
+            passages += self._by_meaning(question_vector, {h.chunk.id for h in passages})
+        pool = [(hit, c) for hit in passages for c in candidates_of(hit.chunk)]
+        kind = kind_of(question)
+        top = hits[0].chunk.id if hits else None
+        return Scored(pool, self._features(question, search_text, pool, kind, lang, top), kind)
+
+    def select(self, question: str, search_text: str, hits: Sequence[SearchHit], lang: str) -> Selection | None:
+        """The best answer to ``question``, or None when there is nothing to quote at all."""
+        scored = self.score(question, search_text, hits, lang)
+        if not scored.pool:
+            return None
+        pool = scored.pool
+        scores = scored.features @ self.weights.vector() + self.weights.bias
+        best = int(np.argmax(scores))
+        picked = [best]
+        neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(pool) and not pool[best][1].field
+                      and pool[i][1].chunk.id == pool[best][1].chunk.id
+                      and abs(pool[i][1].position - pool[best][1].position) == 1]
+        if neighbours:
+            other = max(neighbours, key=lambda i: scores[i])
+            if scores[other] >= scores[best] - self.weights.neighbour:
+                picked = sorted((best, other))
+        chosen = tuple(pool[i][1] for i in picked)
+        if pool[best][1].chunk.metadata.get("kind") == "faq":
+            # An FAQ answer was written to answer its question: when it fits, say all of it
+            # ("No. Any blender works, …"), not the one sentence that scored best.
+            whole = tuple(c for _, c in pool if c.chunk.id == pool[best][1].chunk.id)
+            if len(join_sentences([c.text for c in whole])) <= self.max_chars:
+                chosen = whole
+        text = clip(join_sentences([c.text for c in chosen]), self.max_chars)
+        threshold = self.weights.threshold.get(lang, max(self.weights.threshold.values()))
+        return Selection(text=text, candidates=chosen, score=float(scores[best]), kind=scored.kind,
+                         threshold=threshold)
+
+    # ---- the signals -----------------------------------------------------------------
+
+    @staticmethod
+    def _coverage(terms: dict[str, float], words: frozenset[str]) -> float:
+        """Share of the question's weighted terms that occur in ``words``."""
+        total = sum(terms.values())
+        if not total:
+            return 0.0
+        return sum(w for t, w in terms.items() if t in words) / total
+
+    def _features(self, question: str, search_text: str, pool: list[tuple[SearchHit, Candidate]],
+                  kind: Kind, lang: str, top: str | None) -> np.ndarray:
+        """The `FEATURES` of each candidate, one row each.
+
+        A question word's weight is its idf in the knowledge base times how
+        rare it is *among the candidates*: the name of what a passage is about
+        ("黄鳍紫鱼", "BlendGo Pro") is in most of its sentences, so it tells
+        them apart less than "颜色" or "charge" does. Words the query expansion
+        added ("price" for "how much") count half: they are a guess.
+        """
+        n = len(pool)
+        out = np.zeros((n, len(FEATURES)), dtype=np.float64)
+        if not n:
+            return out
+        col = {name: i for i, name in enumerate(FEATURES)}
+        words = [_words(c.text) for _, c in pool]
+        asked = set(tokenize(question))
+        terms: dict[str, float] = {}
+        for t in asked | set(tokenize(search_text)):
+            df = sum(1 for ws in words if t in ws)
+            terms[t] = self.idf(t) * float(np.log1p(n / (1 + df))) * (1.0 if t in asked else 0.5)
+        # Chinese paraphrases share characters where they share no word ("打冰" and "冰块"):
+        # the question's characters, weighted by how rare they are among the candidates.
+        hanzi: dict[str, float] = {}
+        asked_chars = _hanzi(question)
+        if asked_chars:
+            char_sets = [_hanzi(c.text) | _hanzi(c.chunk.title) for _, c in pool]
+            for ch in asked_chars:
+                df = sum(1 for cs in char_sets if ch in cs)
+                hanzi[ch] = float(np.log1p(n / (1 + df)))
+        titles: dict[str, tuple[float, dict[str, float]]] = {}
+        for i, (hit, cand) in enumerate(pool):
+            chunk = cand.chunk
+            faq = chunk.metadata.get("kind") == "faq"
+            if chunk.id not in titles:
+                title_words = _words(chunk.title)
+                # A page's title names its topic, which all its sentences share; an FAQ's title is
+                # the question its answer answers, so its words still count in the answer.
+                rest = terms if faq else {t: v for t, v in terms.items() if t not in title_words}
+                titles[chunk.id] = (self._coverage(terms, title_words), rest)
+            title, rest = titles[chunk.id]
+            row = out[i]
+            row[col["words"]] = self._coverage(rest, words[i])
+            row[col["chars"]] = self._coverage(hanzi, _hanzi(cand.text) | _hanzi(chunk.title)) if hanzi else 0.0
+            row[col["title"]] = title
+            row[col["kind"]] = kind != "other" and holds(kind, cand.text)
+            row[col["retrieval"]] = hit.score
+            row[col["top_passage"]] = chunk.id == top
+            row[col["by_meaning"]] = "meaning" in hit.scores
+            row[col["language"]] = chunk.lang == lang
+            row[col["subject"]] = bool(cand.field and asked & product_head_words(chunk))
+            row[col["faq"]] = faq
+            row[col["product_field"]] = cand.field in ("price", "stock", "description")
+            row[col["product_line"]] = cand.field == "product"
+            row[col["position"]] = min(cand.position, 10) / 10
+            row[col["length"]] = np.log1p(len(cand.text)) / 5
+        if self._vectors is not None:
+            vectors = self._vectors.get([question] + [c.text for _, c in pool])
+            out[:, col["meaning"]] = vectors[1:] @ vectors[0]
+            heads = self._vectors.get([question] + [_heading(c.chunk) for _, c in pool])
+            out[:, col["title_meaning"]] = heads[1:] @ heads[0]
+            passages = self._vectors.get([question] + [c.chunk.text for _, c in pool])
+            out[:, col["passage_meaning"]] = passages[1:] @ passages[0]
+        return out
+
+
+@lru_cache(maxsize=100_000)
+def _words(text: str) -> frozenset[str]:
+    """The tokens of a candidate or title, cached: the same passages come back question after question."""
+    return frozenset(tokenize(text))
+
+
+#: Characters that carry grammar, not meaning: never a reason to pick a sentence.
+_FUNCTION_CHARS = frozenset("的了吗呢啊吧呀是在有和与我你他她它们这那哪能可以会要么什怎如何个一不没也都就还很吗嘛么")
+
+
+@lru_cache(maxsize=100_000)
+def _hanzi(text: str) -> frozenset[str]:
+    """The CJK characters of ``text`` that carry meaning."""
+    return frozenset(ch for ch in text if "\u4e00" <= ch <= "\u9fff" and ch not in _FUNCTION_CHARS)
+
+
+def _heading(chunk: Chunk) -> str:
+    """The last part of a chunk's title path: the FAQ question or the section a sentence is under."""
+    return (chunk.title or chunk.source).split(" > ")[-1]
+
+
+_BREAKS = " ，,。；;：:、！？!?）)"
+
+
+def clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word or clause break, never inside a number or word."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    brk = max(cut.rfind(ch) for ch in _BREAKS)
+    if brk > limit * 0.5:
+        cut = cut[: brk + 1]
+    else:
+        # No break near the end (CJK text): back off to the start of an alphanumeric run.
+        end = len(cut)
+        while end > 0 and cut[end - 1].isascii() and cut[end - 1].isalnum() and text[end].isascii() \
+                and text[end].isalnum():
+            end -= 1
+        cut = cut[:end]
+    return cut.rstrip(" ,;:，；：、") + "…"
