@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench screenshots clean help
+.PHONY: setup run test bench bench-answers fit-answers screenshots clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -44,6 +44,17 @@ bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.m
 	$(BIN)/python bench/_interactions_data.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/robustness.py
+	$(MAKE) bench-answers
+
+SHARED_DATA ?= ../shared/data
+
+bench-answers: setup  ## answers end to end: the sample shop's questions and the shared QA sets (bench/RESULTS.md)
+	$(BIN)/python bench/shop_answers.py
+	$(BIN)/liveroom eval answers $(SHARED_DATA)/ans-cmrc-trial-zh
+	$(BIN)/liveroom eval answers $(SHARED_DATA)/ans-covidqa-en-dev
+
+fit-answers: setup  ## refit the answer selector's weights and bars (docs/answers.md); prints constants to paste
+	$(BIN)/python bench/fit_answer_selection.py
 
 screenshots: setup  ## redraw docs/screenshots/*.png of the dashboard (needs /usr/bin/chromium)
 	LIVEROOM_SCREENSHOTS=1 $(BIN)/python -m pytest -q -m browser tests/browser

@@ -167,11 +167,13 @@ def minilm():
     return make_embedder("minilm")
 
 
-def answerer_for(kb, min_confidence: float = 0.5, top_k: int = 5):
-    """An extractive Answerer over a KnowledgeBase, wired as the bot wires it (BM25 idf for sentence picking)."""
+def answerer_for(kb, min_confidence: float = 0.0, top_k: int = 5):
+    """An extractive Answerer over a KnowledgeBase, wired as the bot wires it (the packaged multilingual reader)."""
     from brain.answers.compose import Answerer
+    from brain.retrieval.embedders import make_embedder
 
-    return Answerer(kb.search, idf=kb.idf, min_confidence=min_confidence, top_k=top_k)
+    return Answerer.for_knowledge_base(kb, reader=make_embedder("use-multilingual"), min_confidence=min_confidence,
+                                       top_k=top_k)
 
 
 # ---- reporting ----------------------------------------------------------------------

@@ -31,7 +31,6 @@ from typing import Any, Callable, TypeVar
 from bots.runtime.config import Config
 from brain.answers.answer_pipeline import AnswerPipeline
 from brain.answers.compose import Answerer
-from brain.answers.selection import AnswerSelector
 from brain.answers.llm import LLMClient, LLMSettings
 from brain.knowledge import IngestOptions
 from brain.knowledge.base import IngestSummary, KnowledgeBase
@@ -215,10 +214,10 @@ class BrainWorker:
         self.kb = KnowledgeBase(self.knowledge_root, self.data_dir / "kb", self.embedder, options)
         self._check_stopping()
         summary = self.kb.ingest(progress=progress)
-        selector = AnswerSelector(idf=self.kb.idf, reader=self._reader(), max_chars=cfg.answers.max_chars)
-        self.answerer = Answerer(self.kb.search, idf=self.kb.idf, known=self.kb.knows, llm=self.llm,
-                                 selector=selector, min_confidence=cfg.answers.min_confidence,
-                                 max_chars=cfg.answers.max_chars, top_k=cfg.retrieval.top_k)
+        self._check_stopping()
+        self.answerer = Answerer.for_knowledge_base(
+            self.kb, reader=self._reader(), llm=self.llm, min_confidence=cfg.answers.min_confidence,
+            max_chars=cfg.answers.max_chars, top_k=cfg.retrieval.top_k)
         answerer = self.answerer
         embedder = self.embedder
         self.curated = CuratedAnswers(
@@ -233,7 +232,6 @@ class BrainWorker:
         # now, not on a viewer's question.
         for probe in ("how much is it?", "多少钱？"):
             self.answerer.decide(probe, self.answerer.retrieve(probe))
-        selector.index(self.kb.chunks())
         return summary
 
     def _reader(self) -> Embedder | None:

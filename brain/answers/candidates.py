@@ -120,10 +120,16 @@ def _product_candidates(chunk: Chunk) -> list[Candidate]:
     zh = chunk.lang == "zh"
     colon = "：" if zh else ": "
     out = [Candidate(product_line(chunk), chunk, 0, "product")]
-    if price := _price(chunk):
-        out.append(Candidate(f"{name}{colon}{'价格' if zh else 'price'} {price}{'。' if zh else '.'}", chunk, 1, "price"))
-    if stock := _stock(chunk):
-        out.append(Candidate(f"{name}{colon}{stock}{'。' if zh else '.'}", chunk, 2, "stock"))
+    price, stock = _price(chunk), _stock(chunk)
+    link = f" {chunk.metadata['url']}" if chunk.metadata.get("url") else ""
+    stop = "。" if zh else "."
+    # A viewer asking the price or the stock is about to buy: the answer carries the other and the link.
+    if price:
+        tail = f"{'，' if zh else ', '}{stock}" if stock else ""
+        out.append(Candidate(f"{name}{colon}{'价格' if zh else 'price'} {price}{tail}{stop}{link}", chunk, 1, "price"))
+    if stock:
+        tail = f"{'，价格 ' if zh else ', price '}{price}" if price else ""
+        out.append(Candidate(f"{name}{colon}{stock}{tail}{stop}{link}", chunk, 2, "stock"))
     body = chunk.text.splitlines()[0] if chunk.text else ""
     if body.startswith(name):
         body = body[len(name):].lstrip(" .。")

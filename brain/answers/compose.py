@@ -30,6 +30,8 @@ import numpy as np
 from brain.answers.fact_check import unsupported_facts
 from brain.answers.llm import NO_ANSWER, LLMClient, LLMUnavailable, build_messages
 from brain.answers.selection import AnswerSelector, clip
+from brain.knowledge.base import KnowledgeBase
+from brain.retrieval.embedders import Embedder
 from brain.retrieval.query_expansion import expand_query
 from brain.retrieval.types import Chunk, SearchHit
 from brain.text.questions import language_of
@@ -110,6 +112,19 @@ class Answerer:
         self.llm_sources = llm_sources
         #: What to quote from the hits; without a reader model it weighs words, kinds and retrieval only.
         self.selector = selector or AnswerSelector(idf=self.idf, max_chars=max_chars)
+
+    @classmethod
+    def for_knowledge_base(cls, kb: KnowledgeBase, *, reader: Embedder | None = None, llm: LLMClient | None = None,
+                           min_confidence: float = 0.0, max_chars: int = 300, top_k: int = 5) -> "Answerer":
+        """The answerer the bot runs on ``kb``: its idf and vocabulary, ``reader`` reading meaning.
+
+        Indexes every candidate answer of ``kb`` for the reader now, so that
+        questions do not wait for it (`selector.index` again after the knowledge changes).
+        """
+        selector = AnswerSelector(idf=kb.idf, known=kb.knows, reader=reader, max_chars=max_chars)
+        selector.index(kb.chunks())
+        return cls(kb.search, idf=kb.idf, known=kb.knows, llm=llm, selector=selector,
+                   min_confidence=min_confidence, max_chars=max_chars, top_k=top_k)
 
     # ---- the parts -------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["Kind", "kind_of", "holds", "KINDS"]
+__all__ = ["Kind", "kind_of", "holds", "asking_phrases", "KINDS"]
 
 Kind = Literal["price", "time", "duration", "count", "place", "person", "yesno", "other"]
 KINDS: tuple[Kind, ...] = ("price", "time", "duration", "count", "place", "person", "yesno", "other")
@@ -34,7 +34,7 @@ _ASKS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         r"\bhow long\b|\bhow many (?:days|hours|minutes|weeks|months|years)\b|\bhow (?:fast|quickly|soon)\b|"
         r"多久|多长时间|几天|几个小时|几小时|几分钟|几周|几个月|多少天|多少分钟|多少小时|多长", re.I)),
     ("time", re.compile(
-        r"\bwhen\b|\bwhat time\b|\bwhat date\b|\bwhich day\b|\bwhat day\b|\bdeadline\b|\buntil when\b|\bby when\b|"
+        r"\bwhen\b|\bwhat time\b|\bwhat date\b|\bwhich days?\b|\bwhat days?\b|\bdeadline\b|\buntil when\b|\bby when\b|"
         r"\bwhat year\b|\bwhich year\b|什么时候|几点|哪天|几号|何时|哪一天|截止|哪年|哪一年|什么时间|几月", re.I)),
     ("count", re.compile(
         r"\bhow many\b|\bhow big\b|\bhow large\b|\bhow small\b|\bwhat size\b|\bcapacity\b|\bhow heavy\b|"
@@ -59,6 +59,16 @@ def kind_of(question: str) -> Kind:
     return "other"
 
 
+def asking_phrases(question: str) -> list[str]:
+    """The words that say *what kind* of fact is asked ("how much", "多少钱", "什么时候"), not about what.
+
+    The answerer weighs them less than the question's topic ("bundle", "刀头"):
+    the kind is checked on its own (`holds`), and an FAQ that shares only
+    "多少钱" with the question is about the price of something else.
+    """
+    return [m.group(0) for _, pattern in _ASKS for m in pattern.finditer(question) if m.group(0).strip()]
+
+
 # ---- the sentence side ---------------------------------------------------------------
 _NUMBER = r"\d+(?:[.,]\d+)?"
 _HOLDS: dict[Kind, re.Pattern[str]] = {
@@ -75,8 +85,17 @@ _HOLDS: dict[Kind, re.Pattern[str]] = {
         r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|"
         r"\b(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?s?\b|\b(?:morning|evening|noon|midnight|tonight|"
         r"tomorrow|today|yesterday|weekly|daily|every)\b|\b\d{1,2}\s*(?:am|pm)\b|周[一二三四五六日天]|星期[一二三四五六日天]|"
-        r"[上下中]午|晚上|早上|凌晨|每天|每周|世纪|年代|朝|期间|时期", re.I),
-    "count": re.compile(rf"{_NUMBER}|[一二三四五六七八九十百千万两]+\s*[个杯次节种位名条项家座部本件只台毫升升克斤]", re.I),
+        r"[上下中]午|晚上|早上|凌晨|每天|每周|世纪|年代|朝|期间|时期|"
+        r"\bwithin\s+\d+\s*(?:hours?|days?|minutes?|weeks?)\b|\d+\s*(?:小时|天|分钟)[之以]?内", re.I),
+    # A number with what it counts or measures; a bare price or stock figure does not say how big or how many.
+    "count": re.compile(
+        rf"{_NUMBER}\s*(?:-|to|到|至)?\s*(?:{_NUMBER}\s*)?(?:ml|l|mah|w|v|kg|g|cm|mm|m|km|%|percent|"
+        r"blends?|cups?|smoothies?|servings?|lessons?|videos?|sessions?|recipes?|blades?|pieces?|people|times|"
+        r"minutes?|hours?|days?|weeks?|months?|years?|nucleotides?|nt|cases?|patients?)\b|"
+        rf"{_NUMBER}\s*(?:-|到|至)?\s*(?:{_NUMBER}\s*)?(?:杯|次|节|个|道|毫升|升|克|公斤|千克|厘米|毫米|米|平方|公里|"
+        r"分钟|小时|天|周|个月|年|件|人|种|位|名|条|项|家|座|部|本|只|台|岁|届|倍|万|亿)|"
+        r"[一二三四五六七八九十百千万两]+\s*[个杯次节种位名条项家座部本件只台毫升升克斤倍岁届人]|"
+        r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|dozens?|hundreds?|thousands?)\b", re.I),
     "place": re.compile(
         r"\b(?:in|to|from|at|near)\s+[A-Z][a-z]+|\b[A-Z][a-z]+(?:,\s*[A-Z][a-z]+)+|\bcountr(?:y|ies)\b|\bworldwide\b|"
         r"\b(?:city|region|province|island|warehouse|abroad|overseas|mainland)\b|"

@@ -30,6 +30,7 @@ passes it on, even when retrieval found a likely passage.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,50 +39,74 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from brain.answers.candidates import Candidate, candidates_of, join_sentences, product_head_words
-from brain.answers.question_kinds import Kind, holds, kind_of
+from brain.answers.question_kinds import Kind, asking_phrases, holds, kind_of
 from brain.retrieval.embedders import Embedder
+from brain.retrieval.query_expansion import intent_words
 from brain.retrieval.types import Chunk, SearchHit
-from brain.text.tokens import tokenize
+from brain.text.tokens import content_words, tokenize
 
 __all__ = ["AnswerSelector", "Selection", "SelectionWeights", "FEATURES", "CONFIDENCE_FEATURES",
            "confidence_features", "clip"]
 
 #: The signals each candidate is described by, in the order of the feature matrix.
 FEATURES: tuple[str, ...] = (
-    "words", "title", "chars", "meaning", "title_meaning", "passage_meaning", "kind", "retrieval", "top_passage", "by_meaning",
+    "words", "title", "explained", "unknown", "chars", "meaning", "title_meaning", "passage_meaning", "kind", "retrieval", "top_passage", "by_meaning",
     "language", "subject", "faq", "product_field", "product_line", "position", "length",
+    "meaning_gap", "words_gap",
 )
 
-#: What the confidence model reads: the best candidate's score, its margin over the runner-up, its features.
-CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin") + FEATURES
+#: What the confidence model reads: the best candidate's score, its margin over the runner-up, its
+#: features, and three products of them that say more together than apart.
+CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin") + FEATURES + (
+    "unknown_unexplained", "meaning_x_title_meaning", "retrieval_x_top_passage")
+_F = {name: i for i, name in enumerate(FEATURES)}
 
 
 def confidence_features(score: float, margin: float, features: np.ndarray) -> np.ndarray:
-    """The confidence model's input for one chosen candidate, in `CONFIDENCE_FEATURES` order."""
-    return np.concatenate([[score, min(margin, 5.0)], features])
+    """The confidence model's input for one chosen candidate, in `CONFIDENCE_FEATURES` order.
+
+    "unknown_unexplained": the question names something the knowledge base never mentions *and*
+    the chosen passage does not cover the question ("is the jar dishwasher safe?").
+    """
+    f = features
+    pairs = [f[_F["unknown"]] * (1.0 - f[_F["explained"]]), f[_F["meaning"]] * f[_F["title_meaning"]],
+             f[_F["retrieval"]] * f[_F["top_passage"]]]
+    return np.concatenate([[score, min(margin, 5.0)], features, pairs])
 
 
-#: Fit by bench/fit_answer_selection.py on the sample shop, CMRC and COVID-QA questions (docs/answers.md).
+#: Fit by bench/fit_answer_selection.py (docs/answers.md): the weights of the candidates' features,
+#: the confidence model over the chosen one, and the confidence each language needs to be said.
 FITTED_WEIGHTS: Mapping[str, float] = {
-    "words": 1.0, "title": 0.7, "chars": 0.5, "meaning": 0.5, "title_meaning": 0.5, "passage_meaning": 0.0, "kind": 0.15, "retrieval": 0.5,
-    "top_passage": 0.0, "by_meaning": 0.0, "language": 0.15, "subject": 0.3, "faq": 0.0, "product_field": 0.0,
-    "product_line": 0.0, "position": -0.1, "length": 0.0,
+    "words": 1.296, "title": 0.346, "explained": 0.497, "unknown": -0.0, "chars": 1.798, "meaning": 1.302,
+    "title_meaning": 0.582, "passage_meaning": 0.455, "kind": 1.158, "retrieval": 1.187, "top_passage": 1.178,
+    "by_meaning": -0.486, "language": -0.128, "subject": 0.634, "faq": -0.2, "product_field": -0.004,
+    "product_line": -0.168, "position": -0.382, "length": 0.355, "meaning_gap": 1.302, "words_gap": 1.296,
 }
-FITTED_BIAS = 0.0
-#: The score a best candidate needs, per language, for the bot to say it (else it passes the question on).
-FITTED_BARS: Mapping[str, float] = {"en": 0.9, "zh": 0.9}
+FITTED_CONFIDENCE: Mapping[str, float] = {
+    "score": 0.84, "margin": 0.216, "words": 0.025, "title": 0.023, "explained": 0.031, "unknown": 0.146,
+    "chars": -0.4, "meaning": -0.046, "title_meaning": 0.312, "passage_meaning": 0.09, "kind": 0.042,
+    "retrieval": 0.617, "top_passage": 0.143, "by_meaning": -0.09, "language": 0.12, "subject": 0.125,
+    "faq": 0.059, "product_field": -0.013, "product_line": 0.0, "position": -0.18, "length": 0.213,
+    "meaning_gap": 0.026, "words_gap": 0.092, "unknown_unexplained": -0.007, "meaning_x_title_meaning": 0.054,
+    "retrieval_x_top_passage": 0.642,
+}
+FITTED_CONFIDENCE_BIAS = -4.391
+FITTED_BARS: Mapping[str, float] = {"en": 0.59, "zh": 0.54}
 
 
 @dataclass(frozen=True, slots=True)
 class SelectionWeights:
-    """How the signals add up, and the per-language bar an answer must clear."""
+    """How the signals add up, how sure the choice is, and the confidence each language needs."""
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(FITTED_WEIGHTS))
-    bias: float = FITTED_BIAS
-    #: Below this (per language) the best candidate does not answer the question.
+    confidence: Mapping[str, float] = field(default_factory=lambda: dict(FITTED_CONFIDENCE))
+    confidence_bias: float = FITTED_CONFIDENCE_BIAS
+    #: Below this confidence (per language) the best candidate does not answer the question.
     threshold: Mapping[str, float] = field(default_factory=lambda: dict(FITTED_BARS))
     #: A neighbouring sentence scoring at most this far below the best is quoted with it.
     neighbour: float = 0.15
+    #: A candidate in the asker's language scoring at most this far below the best is said instead.
+    language_slack: float = 0.3
     #: Passages considered, best first.
     passages: int = 5
     #: Passages added because one of their candidates is among the closest in meaning to the question.
@@ -90,35 +115,38 @@ class SelectionWeights:
     def vector(self) -> np.ndarray:
         return np.array([self.weights.get(name, 0.0) for name in FEATURES], dtype=np.float64)
 
+    def confidence_vector(self) -> np.ndarray:
+        return np.array([self.confidence.get(name, 0.0) for name in CONFIDENCE_FEATURES], dtype=np.float64)
+
+    def bar(self, lang: str) -> float:
+        return self.threshold.get(lang, max(self.threshold.values()))
+
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """The chosen text, the candidates it came from, its score and what that score means."""
+    """The chosen text, the candidates it came from, and how sure the choice is."""
 
     text: str
     candidates: tuple[Candidate, ...]
     score: float
+    confidence: float  # the fitted probability that the text carries the answer
     kind: Kind
     threshold: float
 
     @property
     def answers(self) -> bool:
-        """Whether the text answers the question well enough to be said."""
-        return self.score >= self.threshold
-
-    @property
-    def confidence(self) -> float:
-        """The fitted probability that the quoted text carries the answer (the score's sigmoid)."""
-        return float(1.0 / (1.0 + np.exp(-self.score)))
+        """Whether the text answers the question surely enough to be said."""
+        return self.confidence >= self.threshold
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """The candidates of one question and their feature matrix (what `select` decides on, and what is fit)."""
+    """The candidates of one question and their feature matrix (what `decide` chooses from, and what is fit)."""
 
     pool: list[tuple[SearchHit, Candidate]]
     features: np.ndarray  # (len(pool), len(FEATURES))
     kind: Kind
+    mixed: bool = False  # the question mixes scripts ("bundle多少钱"): both languages are its own
 
 
 class _VectorCache:
@@ -152,9 +180,11 @@ class AnswerSelector:
     passages into the pool. Without a reader, words, kinds and retrieval decide.
     """
 
-    def __init__(self, *, idf: Callable[[str], float] | None = None, reader: Embedder | None = None,
-                 weights: SelectionWeights | None = None, max_chars: int = 300) -> None:
+    def __init__(self, *, idf: Callable[[str], float] | None = None, known: Callable[[str], bool] | None = None,
+                 reader: Embedder | None = None, weights: SelectionWeights | None = None,
+                 max_chars: int = 300) -> None:
         self.idf = idf or (lambda token: 1.0)
+        self.known = known
         self.weights = weights or SelectionWeights()
         self.max_chars = max_chars
         self._vectors = _VectorCache(reader) if reader is not None else None
@@ -184,6 +214,8 @@ class AnswerSelector:
             texts.extend(found)
         self._index_vectors = self._vectors.get(texts) if texts else None
         self._index_chunks, self._index_owner = kept, np.asarray(owner, dtype=np.int64)
+        # The passages and titles are read for every question too: embed them now as well.
+        self._vectors.get([c.text for c in kept] + [_heading(c) for c in kept])
         return len(texts)
 
     def _by_meaning(self, question_vector: np.ndarray, exclude: set[str]) -> list[SearchHit]:
@@ -211,35 +243,51 @@ class AnswerSelector:
         pool = [(hit, c) for hit in passages for c in candidates_of(hit.chunk)]
         kind = kind_of(question)
         top = hits[0].chunk.id if hits else None
-        return Scored(pool, self._features(question, search_text, pool, kind, lang, top), kind)
+        return Scored(pool, self._features(question, search_text, pool, kind, lang, top), kind, _mixed(question))
 
     def select(self, question: str, search_text: str, hits: Sequence[SearchHit], lang: str) -> Selection | None:
         """The best answer to ``question``, or None when there is nothing to quote at all."""
-        scored = self.score(question, search_text, hits, lang)
-        if not scored.pool:
-            return None
+        return self.decide(self.score(question, search_text, hits, lang), lang)
+
+    def decide(self, scored: Scored, lang: str, weights: SelectionWeights | None = None) -> Selection | None:
+        """What to say from scored candidates: the best one, with what it needs, and how sure that is.
+
+        A neighbouring sentence scoring nearly as well is quoted with it; an
+        FAQ answer that fits in ``max_chars`` is quoted whole (it was written
+        to answer its question: "No. Any blender works, …"). ``weights``
+        overrides the selector's own (the fit scores candidate weights so).
+        """
+        w = weights or self.weights
         pool = scored.pool
-        scores = scored.features @ self.weights.vector() + self.weights.bias
-        best = int(np.argmax(scores))
+        if not pool:
+            return None
+        scores = scored.features @ w.vector()
+        order = np.argsort(-scores, kind="stable")
+        best = int(order[0])
+        margin = float(scores[best] - scores[order[1]]) if len(order) > 1 else 5.0
+        if pool[best][1].chunk.lang != lang and not scored.mixed:
+            # A viewer reads an answer in their own language when one is nearly as good.
+            own = [int(i) for i in order if pool[int(i)][1].chunk.lang == lang]
+            if own and scores[own[0]] >= scores[best] - w.language_slack:
+                best, margin = own[0], 0.0
         picked = [best]
         neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(pool) and not pool[best][1].field
                       and pool[i][1].chunk.id == pool[best][1].chunk.id
                       and abs(pool[i][1].position - pool[best][1].position) == 1]
         if neighbours:
             other = max(neighbours, key=lambda i: scores[i])
-            if scores[other] >= scores[best] - self.weights.neighbour:
+            if scores[other] >= scores[best] - w.neighbour:
                 picked = sorted((best, other))
         chosen = tuple(pool[i][1] for i in picked)
         if pool[best][1].chunk.metadata.get("kind") == "faq":
-            # An FAQ answer was written to answer its question: when it fits, say all of it
-            # ("No. Any blender works, …"), not the one sentence that scored best.
             whole = tuple(c for _, c in pool if c.chunk.id == pool[best][1].chunk.id)
             if len(join_sentences([c.text for c in whole])) <= self.max_chars:
                 chosen = whole
-        text = clip(join_sentences([c.text for c in chosen]), self.max_chars)
-        threshold = self.weights.threshold.get(lang, max(self.weights.threshold.values()))
-        return Selection(text=text, candidates=chosen, score=float(scores[best]), kind=scored.kind,
-                         threshold=threshold)
+        logit = float(w.confidence_vector() @ confidence_features(float(scores[best]), margin,
+                                                                 scored.features[best]) + w.confidence_bias)
+        return Selection(text=clip(join_sentences([c.text for c in chosen]), self.max_chars), candidates=chosen,
+                         score=float(scores[best]), confidence=float(1.0 / (1.0 + np.exp(-logit))),
+                         kind=scored.kind, threshold=w.bar(lang))
 
     # ---- the signals -----------------------------------------------------------------
 
@@ -259,28 +307,41 @@ class AnswerSelector:
         rare it is *among the candidates*: the name of what a passage is about
         ("黄鳍紫鱼", "BlendGo Pro") is in most of its sentences, so it tells
         them apart less than "颜色" or "charge" does. Words the query expansion
-        added ("price" for "how much") count half: they are a guess.
+        added ("price" for "how much"), in both languages
+        (`brain.retrieval.query_expansion.intent_words`), count half: they are a guess.
         """
         n = len(pool)
         out = np.zeros((n, len(FEATURES)), dtype=np.float64)
         if not n:
             return out
         col = {name: i for i, name in enumerate(FEATURES)}
+        mixed = _mixed(question)
         words = [_words(c.text) for _, c in pool]
+        asking = asking_phrases(question)
+        topic = _strip(question, asking)
         asked = set(tokenize(question))
+        kind_words = set(tokenize(" ".join(asking))) - set(tokenize(topic))
+        guessed = set(tokenize(search_text)) | set(tokenize(intent_words(question)))
         terms: dict[str, float] = {}
-        for t in asked | set(tokenize(search_text)):
+        for t in asked | guessed:
             df = sum(1 for ws in words if t in ws)
-            terms[t] = self.idf(t) * float(np.log1p(n / (1 + df))) * (1.0 if t in asked else 0.5)
+            share = 0.5 if t not in asked else _KIND_WORD if t in kind_words else 1.0
+            terms[t] = self.idf(t) * float(np.log1p(n / (1 + df))) * share
         # Chinese paraphrases share characters where they share no word ("打冰" and "冰块"):
         # the question's characters, weighted by how rare they are among the candidates.
         hanzi: dict[str, float] = {}
-        asked_chars = _hanzi(question)
+        asked_chars = _hanzi(topic)
         if asked_chars:
             char_sets = [_hanzi(c.text) | _hanzi(c.chunk.title) for _, c in pool]
             for ch in asked_chars:
                 df = sum(1 for cs in char_sets if ch in cs)
                 hanzi[ch] = float(np.log1p(n / (1 + df)))
+        # What the question asks about that the passage, or the whole knowledge base, never mentions
+        # ("paypal", "花呗"): the strongest sign that no candidate answers it.
+        own = {t: self.idf(t) for t in asked}
+        content = {t: self.idf(t) for t in content_words(question)}
+        unknown = self._coverage(content, frozenset(t for t in content if self.known and not self.known(t)))
+        passage_words: dict[str, frozenset[str]] = {}
         titles: dict[str, tuple[float, dict[str, float]]] = {}
         for i, (hit, cand) in enumerate(pool):
             chunk = cand.chunk
@@ -294,13 +355,18 @@ class AnswerSelector:
             title, rest = titles[chunk.id]
             row = out[i]
             row[col["words"]] = self._coverage(rest, words[i])
+            if chunk.id not in passage_words:
+                passage_words[chunk.id] = _words(chunk.text) | _words(chunk.title)
+            row[col["explained"]] = self._coverage(own, passage_words[chunk.id])
+            row[col["unknown"]] = unknown
             row[col["chars"]] = self._coverage(hanzi, _hanzi(cand.text) | _hanzi(chunk.title)) if hanzi else 0.0
             row[col["title"]] = title
             row[col["kind"]] = kind != "other" and holds(kind, cand.text)
             row[col["retrieval"]] = hit.score
             row[col["top_passage"]] = chunk.id == top
             row[col["by_meaning"]] = "meaning" in hit.scores
-            row[col["language"]] = chunk.lang == lang
+            # A question mixing scripts ("bundle多少钱") is in both languages.
+            row[col["language"]] = 0.5 if mixed else chunk.lang == lang
             row[col["subject"]] = bool(cand.field and asked & product_head_words(chunk))
             row[col["faq"]] = faq
             row[col["product_field"]] = cand.field in ("price", "stock", "description")
@@ -314,6 +380,10 @@ class AnswerSelector:
             out[:, col["title_meaning"]] = heads[1:] @ heads[0]
             passages = self._vectors.get([question] + [c.chunk.text for _, c in pool])
             out[:, col["passage_meaning"]] = passages[1:] @ passages[0]
+        # How far each candidate is from the best of the pool by meaning and by words: a choice
+        # that leads on both is surer than one that wins on the sum of weak signals.
+        out[:, col["meaning_gap"]] = out[:, col["meaning"]] - out[:, col["meaning"]].max()
+        out[:, col["words_gap"]] = out[:, col["words"]] - out[:, col["words"]].max()
         return out
 
 
@@ -323,6 +393,23 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
 
 
+#: How much a word that only says what kind of fact is asked ("how much", "多少钱") counts.
+_KIND_WORD = 0.3
+
+
+def _strip(question: str, asking: list[str]) -> str:
+    """``question`` without its asking phrases: the topic the question is about."""
+    for phrase in asking:
+        question = question.replace(phrase, " ")
+    return question
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _mixed(question: str) -> bool:
+    """Whether the question mixes English words and Chinese ("bundle多少钱")."""
+    return bool(_LATIN_WORD.search(question)) and bool(_hanzi(question))
 #: Characters that carry grammar, not meaning: never a reason to pick a sentence.
 _FUNCTION_CHARS = frozenset("的了吗呢啊吧呀是在有和与我你他她它们这那哪能可以会要么什怎如何个一不没也都就还很吗嘛么")
 

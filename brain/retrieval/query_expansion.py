@@ -15,13 +15,14 @@ from typing import Callable
 
 from brain.text.tokens import tokenize
 
-__all__ = ["expand_query", "INTENTS"]
+__all__ = ["expand_query", "intent_words", "INTENTS"]
 
 #: intent → (pattern on the question, English expansion, Chinese expansion)
 INTENTS: dict[str, tuple[re.Pattern[str], str, str]] = {
     "price": (re.compile(r"\bhow much\b|\bcosts?\b|\bprice\b|\bpricing\b|多少钱|价格|价钱|几块|怎么卖|多少米", re.I),
               "price", "价格 价"),
-    "shipping": (re.compile(r"\bship(s|ping|ped)?\b|\bdeliver(y|ed)?\b|\bpostage\b|包邮|发货|快递|运费|寄到", re.I),
+    "shipping": (re.compile(r"\bship(s|ping|ped)?\b|\bshiping\b|\bdeliver(y|ed)?\b|\bpostage\b|\bdispatch(ed)?\b|"
+                            r"\bsend (it )?out\b|包邮|发货|快递|运费|寄到|寄|发到", re.I),
                  "shipping", "发货 运费 包邮"),
     "refund": (re.compile(r"\brefunds?\b|\brefnd\b|\bmoney back\b|\breturns?\b|\bsend (it )?back\b|"
                           r"退款|退货|退钱|退不|能退|到账|售后", re.I),
@@ -55,6 +56,9 @@ INTENTS: dict[str, tuple[re.Pattern[str], str, str]] = {
                "replay recorded", "回放"),
     "enrol": (re.compile(r"\bsign up\b|\benrol+(ment)?\b|\bregist(er|ration)\b|报名|截止", re.I),
               "enrolment closes", "报名 截止"),
+    "address": (re.compile(r"\baddress\b|地址", re.I), "address", "地址"),
+    "fits": (re.compile(r"\bworks? (on|with)\b|\bfits?\b|\bcompatible\b|兼容|适用|能配|配得上|通用|都能用", re.I),
+             "fits", "适用"),
 }
 
 
@@ -78,3 +82,15 @@ def expand_query(question: str, lang: str, known: Callable[[str], bool] | None =
 
         question = pattern.sub(rewrite, question, count=1)
     return " ".join(question.split())
+
+
+def intent_words(question: str) -> str:
+    """The catalog's words, in English *and* Chinese, for every commerce phrase ``question`` contains.
+
+    Not for searching (`expand_query` keeps to the question's language, see the
+    module docstring) but for choosing what to quote: a Chinese question about a
+    fact only the English page states ("刀头什么时候补货" → "Back in stock in
+    March") shares these words with it.
+    """
+    words = [f"{en} {zh}" for pattern, en, zh in INTENTS.values() if pattern.search(question)]
+    return " ".join(words)

@@ -175,6 +175,26 @@ def tokenize(text: str, *, stem: bool = True, zh_search_mode: bool = True) -> li
     return tokens
 
 
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` as a reader sees them: English tokens and jieba's words, no character bigrams.
+
+    `tokenize` adds overlapping bigrams for matching; a bigram across a word
+    boundary ("有什", "么特") is no word at all, so asking whether the
+    knowledge base *knows* a question's words needs this instead.
+    """
+    words: list[str] = []
+    pos = 0
+    for m in _CJK_RUN.finditer(text):
+        if m.start() > pos:
+            words.extend(tokenize_en(text[pos : m.start()]))
+        words.extend(w for w in _jieba().lcut(m.group()) if len(w) > 1 and w not in CHINESE_STOPWORDS
+                     and _CJK_CHAR.search(w))
+        pos = m.end()
+    if pos < len(text):
+        words.extend(tokenize_en(text[pos:]))
+    return words
+
+
 def tokenize_many(texts: Iterable[str], *, stem: bool = True, zh_search_mode: bool = True) -> list[list[str]]:
     """Tokenise a corpus (a thin loop; kept so callers share one set of options)."""
     return [tokenize(t, stem=stem, zh_search_mode=zh_search_mode) for t in texts]

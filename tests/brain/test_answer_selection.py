@@ -60,8 +60,8 @@ def test_a_table_with_broken_rows_still_gives_readable_candidates():
 def test_products_answer_from_their_fields():
     candidates = candidates_of(_product())
     fields = {c.field: c.text for c in candidates}
-    assert fields["price"] == "BlendGo Mini Portable Blender 350 ml: price 169 CNY."
-    assert fields["stock"] == "BlendGo Mini Portable Blender 350 ml: sold out."
+    assert fields["price"] == "BlendGo Mini Portable Blender 350 ml: price 169 CNY, sold out. https://shop.example/p/mini"
+    assert fields["stock"] == "BlendGo Mini Portable Blender 350 ml: sold out, price 169 CNY. https://shop.example/p/mini"
     assert any("about 8 blends" in c.text for c in candidates if c.field == "description")
     assert "https://shop.example/p/mini" in fields["product"]
 

@@ -137,6 +137,9 @@ def test_resolve_reference_names_the_product():
     ("I need something for running in the rain", True), ("can you recommend a blender?", True),
     ("有适合新手的吗?", True), ("求推荐一款榨汁机", True),
     ("how much is the course?", False), ("谢谢主播！", False), ("hello everyone", False),
+    # Asking what is *required* is a question for the knowledge base, not a need to recommend for.
+    ("do I need to buy a BlendGo to take the course?", False), ("is a blender required for the course?", False),
+    ("需要买 BlendGo 才能上课吗", False), ("I need a blender, which one should I get?", True),
 ])
 def test_detect_need(text, expected):
     assert detect_need(text) is expected
