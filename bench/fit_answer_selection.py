@@ -42,7 +42,7 @@ from bots.runtime.brain_worker import BrainWorker
 from bots.runtime.config import Config
 from brain.answers.answer_metrics import answer_f1, carries
 from brain.answers.selection import (CONFIDENCE_FEATURES, FEATURES, AnswerSelector, Scored, SelectionWeights,
-                                     confidence_features)
+                                     confidence_features, rival_margin)
 from brain.text.questions import language_of
 
 SHARED = REPO.parent / "shared" / "data"
@@ -158,11 +158,17 @@ def _fit_confidence(items: list[Item], w: np.ndarray, l2: float = 0.01) -> np.nd
     weights = _weights(w)
     rows, labels = [], []
     for it, (_, _, right) in zip(items, _said(items, weights)):
-        scores = it.scored.features @ weights.vector() if it.scored.pool else np.zeros(1)
-        order = np.argsort(-scores, kind="stable")
-        best = int(order[0])
-        margin = float(scores[best] - scores[order[1]]) if len(order) > 1 else 5.0
-        feats = it.scored.features[best] if it.scored.pool else np.zeros(len(FEATURES))
+        if not it.scored.pool:
+            rows.append(np.append(confidence_features(0.0, 0.0, np.zeros(len(FEATURES))), 1.0))
+            labels.append(0.0)
+            continue
+        scores = it.scored.features @ weights.vector()
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        selection = SELECTOR.decide(it.scored, it.lang, weights)
+        assert selection is not None
+        best = selection.lead
+        margin = rival_margin(it.scored.pool, scores, order, best)
+        feats = it.scored.features[best]
         rows.append(np.append(confidence_features(float(scores[best]), margin, feats), 1.0))
         labels.append(float(right))
     x, y, sw = np.array(rows), np.array(labels), _set_weights(items)

@@ -34,8 +34,9 @@ __all__ = ["Candidate", "candidates_of", "product_line", "product_head_words", "
 FAQ_QUESTION = re.compile(r"^\s*(Q|Question|问|问题)\s*[:：]", re.IGNORECASE)
 _FAQ_ANSWER = re.compile(r"^\s*(A|Answer|答|回答)\s*[:：]\s*", re.IGNORECASE)
 _LIST_MARK = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)、])\s+")
-#: A sentence this short ("Yes.", "No.", "可以。") only settles a question together with the next one.
-_SETTLER = 12
+#: A bare "Yes." / "No." / "可以。" settles a question only together with the sentence after it.
+_SETTLER = re.compile(r"^\s*(?:yes|no|yep|nope|sure|of course|not yet|correct|right|可以|不可以|不行|能|不能|是的|是|不是|"
+                      r"有|没有|会|不会|支持|不支持|对|不对|行)\s*[.!。！,，]?\s*$", re.IGNORECASE)
 #: Product text lines that are bookkeeping, not facts a viewer asks about.
 _PRODUCT_NOISE = re.compile(r"^\s*(Tags|Product ID|Link|Price|Stock|标签|商品编号|链接|价格|库存)\s*[:：]", re.I)
 
@@ -189,7 +190,7 @@ def _prose_candidates(chunk: Chunk) -> list[Candidate]:
     flush_table()
     merged: list[str] = []
     for sentence in sentences:
-        if merged and len(merged[-1]) <= _SETTLER and not merged[-1].endswith(":"):
+        if merged and _SETTLER.match(merged[-1]):
             merged[-1] = join_sentences([merged[-1], sentence])
         else:
             merged.append(sentence)

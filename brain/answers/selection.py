@@ -62,6 +62,25 @@ CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin") + FEATURES + (
 _F = {name: i for i, name in enumerate(FEATURES)}
 
 
+_FIGURE = re.compile(r"\d+(?:[.,:]\d+)?")
+
+
+def rival_margin(pool: Sequence[tuple[SearchHit, Candidate]], scores: np.ndarray, order: Sequence[int],
+                 best: int) -> float:
+    """How far ``best`` leads the best candidate that says something else.
+
+    A runner-up stating the same figure ("349 元" in the FAQ and "price 349
+    CNY" in the catalog) agrees with the choice rather than competing with it,
+    so it does not make the answer less sure.
+    """
+    figures = set(_FIGURE.findall(pool[best][1].text))
+    for i in order:
+        if i == best or (figures and figures & set(_FIGURE.findall(pool[i][1].text))):
+            continue
+        return float(scores[best] - scores[i])
+    return 5.0
+
+
 def confidence_features(score: float, margin: float, features: np.ndarray) -> np.ndarray:
     """The confidence model's input for one chosen candidate, in `CONFIDENCE_FEATURES` order.
 
@@ -83,15 +102,15 @@ FITTED_WEIGHTS: Mapping[str, float] = {
     "product_line": -0.168, "position": -0.382, "length": 0.355, "meaning_gap": 1.302, "words_gap": 1.296,
 }
 FITTED_CONFIDENCE: Mapping[str, float] = {
-    "score": 0.84, "margin": 0.216, "words": 0.025, "title": 0.023, "explained": 0.031, "unknown": 0.146,
-    "chars": -0.4, "meaning": -0.046, "title_meaning": 0.312, "passage_meaning": 0.09, "kind": 0.042,
-    "retrieval": 0.617, "top_passage": 0.143, "by_meaning": -0.09, "language": 0.12, "subject": 0.125,
-    "faq": 0.059, "product_field": -0.013, "product_line": 0.0, "position": -0.18, "length": 0.213,
-    "meaning_gap": 0.026, "words_gap": 0.092, "unknown_unexplained": -0.007, "meaning_x_title_meaning": 0.054,
-    "retrieval_x_top_passage": 0.642,
+    "score": 0.833, "margin": 0.197, "words": 0.031, "title": 0.021, "explained": 0.026, "unknown": 0.135,
+    "chars": -0.371, "meaning": -0.043, "title_meaning": 0.307, "passage_meaning": 0.091, "kind": 0.036,
+    "retrieval": 0.615, "top_passage": 0.129, "by_meaning": -0.084, "language": 0.115, "subject": 0.064,
+    "faq": 0.051, "product_field": -0.127, "product_line": 0.0, "position": -0.181, "length": 0.206,
+    "meaning_gap": 0.021, "words_gap": 0.096, "unknown_unexplained": -0.017, "meaning_x_title_meaning": 0.053,
+    "retrieval_x_top_passage": 0.639,
 }
-FITTED_CONFIDENCE_BIAS = -4.391
-FITTED_BARS: Mapping[str, float] = {"en": 0.59, "zh": 0.54}
+FITTED_CONFIDENCE_BIAS = -4.364
+FITTED_BARS: Mapping[str, float] = {"en": 0.57, "zh": 0.54}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +151,7 @@ class Selection:
     confidence: float  # the fitted probability that the text carries the answer
     kind: Kind
     threshold: float
+    lead: int = 0  # the position in the scored pool of the candidate the choice was made on
 
     @property
     def answers(self) -> bool:
@@ -262,14 +282,14 @@ class AnswerSelector:
         if not pool:
             return None
         scores = scored.features @ w.vector()
-        order = np.argsort(-scores, kind="stable")
-        best = int(order[0])
-        margin = float(scores[best] - scores[order[1]]) if len(order) > 1 else 5.0
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        best = order[0]
         if pool[best][1].chunk.lang != lang and not scored.mixed:
             # A viewer reads an answer in their own language when one is nearly as good.
-            own = [int(i) for i in order if pool[int(i)][1].chunk.lang == lang]
+            own = [i for i in order if pool[i][1].chunk.lang == lang]
             if own and scores[own[0]] >= scores[best] - w.language_slack:
-                best, margin = own[0], 0.0
+                best = own[0]
+        margin = rival_margin(pool, scores, order, best)
         picked = [best]
         neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(pool) and not pool[best][1].field
                       and pool[i][1].chunk.id == pool[best][1].chunk.id
@@ -287,7 +307,7 @@ class AnswerSelector:
                                                                  scored.features[best]) + w.confidence_bias)
         return Selection(text=clip(join_sentences([c.text for c in chosen]), self.max_chars), candidates=chosen,
                          score=float(scores[best]), confidence=float(1.0 / (1.0 + np.exp(-logit))),
-                         kind=scored.kind, threshold=w.bar(lang))
+                         kind=scored.kind, threshold=w.bar(lang), lead=best)
 
     # ---- the signals -----------------------------------------------------------------
 
