@@ -96,20 +96,20 @@ def confidence_features(score: float, margin: float, features: np.ndarray) -> np
 #: Fit by bench/fit_answer_selection.py (docs/answers.md): the weights of the candidates' features,
 #: the confidence model over the chosen one, and the confidence each language needs to be said.
 FITTED_WEIGHTS: Mapping[str, float] = {
-    "words": 1.296, "title": 0.346, "explained": 0.497, "unknown": -0.0, "chars": 1.798, "meaning": 1.302,
-    "title_meaning": 0.582, "passage_meaning": 0.455, "kind": 1.158, "retrieval": 1.187, "top_passage": 1.178,
-    "by_meaning": -0.486, "language": -0.128, "subject": 0.634, "faq": -0.2, "product_field": -0.004,
-    "product_line": -0.168, "position": -0.382, "length": 0.355, "meaning_gap": 1.302, "words_gap": 1.296,
+    "words": 1.299, "title": 0.345, "explained": 0.488, "unknown": -0.0, "chars": 1.814, "meaning": 1.33,
+    "title_meaning": 0.579, "passage_meaning": 0.45, "kind": 1.171, "retrieval": 1.197, "top_passage": 1.167,
+    "by_meaning": -0.484, "language": -0.131, "subject": 0.637, "faq": -0.237, "product_field": 0.01,
+    "product_line": -0.162, "position": -0.383, "length": 0.38, "meaning_gap": 1.33, "words_gap": 1.299,
 }
 FITTED_CONFIDENCE: Mapping[str, float] = {
-    "score": 0.833, "margin": 0.197, "words": 0.031, "title": 0.021, "explained": 0.026, "unknown": 0.135,
-    "chars": -0.371, "meaning": -0.043, "title_meaning": 0.307, "passage_meaning": 0.091, "kind": 0.036,
-    "retrieval": 0.615, "top_passage": 0.129, "by_meaning": -0.084, "language": 0.115, "subject": 0.064,
-    "faq": 0.051, "product_field": -0.127, "product_line": 0.0, "position": -0.181, "length": 0.206,
-    "meaning_gap": 0.021, "words_gap": 0.096, "unknown_unexplained": -0.017, "meaning_x_title_meaning": 0.053,
-    "retrieval_x_top_passage": 0.639,
+    "score": 0.828, "margin": 0.178, "words": 0.037, "title": 0.015, "explained": 0.02, "unknown": 0.14,
+    "chars": -0.36, "meaning": -0.058, "title_meaning": 0.31, "passage_meaning": 0.087, "kind": 0.047,
+    "retrieval": 0.608, "top_passage": 0.134, "by_meaning": -0.087, "language": 0.117, "subject": 0.065,
+    "faq": 0.083, "product_field": -0.125, "product_line": 0.0, "position": -0.158, "length": 0.221,
+    "meaning_gap": 0.001, "words_gap": 0.111, "unknown_unexplained": -0.016, "meaning_x_title_meaning": 0.049,
+    "retrieval_x_top_passage": 0.633,
 }
-FITTED_CONFIDENCE_BIAS = -4.364
+FITTED_CONFIDENCE_BIAS = -4.365
 FITTED_BARS: Mapping[str, float] = {"en": 0.57, "zh": 0.54}
 
 
