@@ -6,7 +6,8 @@ Three things are fit, in order:
    softmax over one question's candidates (sentences, table rows, product
    fields of its passages) putting its mass on those that carry a gold answer;
 2. the confidence model: a logistic regression of "what the bot would say
-   carries the answer" on the chosen candidate's score, margin and features;
+   carries the answer" on the chosen candidate's score, margin and features,
+   fit on the viewers' questions (`CONFIDENCE_ON`);
 3. the bar per language: the lowest confidence at which the bot's answers to
    questions the knowledge cannot answer stay under the language's target.
 

@@ -217,7 +217,7 @@ class BrainWorker:
         self._check_stopping()
         self.answerer = Answerer.for_knowledge_base(
             self.kb, reader=self._reader(), llm=self.llm, min_confidence=cfg.answers.min_confidence,
-            max_chars=cfg.answers.max_chars, top_k=cfg.retrieval.top_k)
+            max_chars=cfg.answers.max_chars, top_k=cfg.retrieval.top_k, bars=cfg.answers.bars)
         answerer = self.answerer
         embedder = self.embedder
         self.curated = CuratedAnswers(

@@ -190,6 +190,10 @@ class AnswersSection(_Section):
                                   description="abstain below this retrieval confidence, whatever the answer "
                                               "selection says (0: the selection's calibrated bar decides)")
     max_chars: int = Field(300, ge=60, le=2000)
+    bars: dict[Literal["en", "zh"], Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="the confidence an answer needs to be said, per language (0-1); unset: the bars fit on "
+                    "labelled questions (docs/answers.md). Lower answers more, higher passes more to the host")
     reader: str = Field("use-multilingual", min_length=1,
                         description="model that reads the meaning of questions and candidate answers in languages "
                                     "the retrieval embedder cannot read (Chinese for the default MiniLM); "

@@ -141,7 +141,7 @@ def _product_candidates(chunk: Chunk) -> list[Candidate]:
     return out
 
 
-def _table_rows(lines: list[str]) -> list[str]:
+def _table_rows(lines: list[str], lang: str) -> list[str]:
     """Rows of a `" | "`-joined table as sentences, using the header row's labels when there is one."""
     cells = [[c.strip() for c in line.split(" | ")] for line in lines]
     header, rows = (cells[0], cells[1:]) if len(cells) > 1 else ([], cells)
@@ -159,9 +159,7 @@ def _table_rows(lines: list[str]) -> list[str]:
         if not labelled:
             out.append(lead)
             continue
-        cjk = any("\u4e00" <= ch <= "\u9fff" for ch in lead + "".join(header))
-        out.append(f"{lead}：{'；'.join(labelled)}。" if cjk and not lead.isascii()
-                   else f"{lead}: {'; '.join(labelled)}.")
+        out.append(f"{lead}：{'；'.join(labelled)}。" if lang == "zh" else f"{lead}: {'; '.join(labelled)}.")
     return out
 
 
@@ -171,7 +169,7 @@ def _prose_candidates(chunk: Chunk) -> list[Candidate]:
 
     def flush_table() -> None:
         if table:
-            sentences.extend(_table_rows(table) if len(table) > 1 else [table[0].replace(" | ", ", ")])
+            sentences.extend(_table_rows(table, chunk.lang) if len(table) > 1 else [table[0].replace(" | ", ", ")])
             table.clear()
 
     for line in chunk.text.splitlines():

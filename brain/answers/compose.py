@@ -23,13 +23,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from brain.answers.fact_check import unsupported_facts
 from brain.answers.llm import NO_ANSWER, LLMClient, LLMUnavailable, build_messages
-from brain.answers.selection import AnswerSelector, clip
+from brain.answers.selection import AnswerSelector, SelectionWeights, clip
 from brain.knowledge.base import KnowledgeBase
 from brain.retrieval.embedders import Embedder
 from brain.retrieval.query_expansion import expand_query
@@ -115,13 +115,18 @@ class Answerer:
 
     @classmethod
     def for_knowledge_base(cls, kb: KnowledgeBase, *, reader: Embedder | None = None, llm: LLMClient | None = None,
-                           min_confidence: float = 0.0, max_chars: int = 300, top_k: int = 5) -> "Answerer":
+                           min_confidence: float = 0.0, max_chars: int = 300, top_k: int = 5,
+                           bars: Mapping[str, float] | None = None) -> "Answerer":
         """The answerer the bot runs on ``kb``: its idf and vocabulary, ``reader`` reading meaning.
 
+        ``bars`` overrides the fitted confidence an answer needs, per language.
         Indexes every candidate answer of ``kb`` for the reader now, so that
         questions do not wait for it (`selector.index` again after the knowledge changes).
         """
-        selector = AnswerSelector(idf=kb.idf, known=kb.knows, reader=reader, max_chars=max_chars)
+        weights = SelectionWeights()
+        if bars:
+            weights = replace(weights, threshold={**weights.threshold, **bars})
+        selector = AnswerSelector(idf=kb.idf, known=kb.knows, reader=reader, weights=weights, max_chars=max_chars)
         selector.index(kb.chunks())
         return cls(kb.search, idf=kb.idf, known=kb.knows, llm=llm, selector=selector,
                    min_confidence=min_confidence, max_chars=max_chars, top_k=top_k)

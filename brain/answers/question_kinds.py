@@ -28,7 +28,8 @@ KINDS: tuple[Kind, ...] = ("price", "time", "duration", "count", "place", "perso
 _ASKS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("price", re.compile(
         r"\bhow much\b(?!\s+(?:time|longer|space|room|water|fruit|ice|liquid))|\bprice[sd]?\b|\bcosts?\b|\bpricing\b|"
-        r"\bfee\b|\bcheap(?:er|est)?\b|\bexpensive\b|多少钱|价格|价钱|几块|怎么卖|多少米|运费|费用|收费|贵不贵|贵吗|便宜",
+        r"\bfee\b|\bfree\b|\bcheap(?:er|est)?\b|\bexpensive\b|多少钱|价格|价钱|几块|怎么卖|多少米|运费|费用|收费|"
+        r"贵不贵|贵吗|便宜|免费|包邮",
         re.I)),
     ("duration", re.compile(
         r"\bhow long\b|\bhow many (?:days|hours|minutes|weeks|months|years)\b|\bhow (?:fast|quickly|soon)\b|"

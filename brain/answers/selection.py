@@ -99,21 +99,21 @@ def confidence_features(score: float, margin: float, features: np.ndarray) -> np
 #: Fit by bench/fit_answer_selection.py (docs/answers.md): the weights of the candidates' features,
 #: the confidence model over the chosen one, and the confidence each language needs to be said.
 FITTED_WEIGHTS: Mapping[str, float] = {
-    "words": 1.299, "title": 0.345, "explained": 0.488, "unknown": -0.0, "chars": 1.814, "meaning": 1.33,
-    "title_meaning": 0.579, "passage_meaning": 0.45, "kind": 1.171, "retrieval": 1.197, "top_passage": 1.167,
-    "by_meaning": -0.484, "language": -0.131, "subject": 0.637, "faq": -0.237, "product_field": 0.01,
-    "product_line": -0.162, "position": -0.383, "length": 0.38, "meaning_gap": 1.33, "words_gap": 1.299,
+    "words": 1.281, "title": 0.346, "explained": 0.492, "unknown": -0.0, "chars": 1.819, "meaning": 1.33,
+    "title_meaning": 0.578, "passage_meaning": 0.449, "kind": 1.214, "retrieval": 1.198, "top_passage": 1.165,
+    "by_meaning": -0.485, "language": -0.13, "subject": 0.638, "faq": -0.238, "product_field": 0.009,
+    "product_line": -0.162, "position": -0.377, "length": 0.377, "meaning_gap": 1.33, "words_gap": 1.281,
 }
 FITTED_CONFIDENCE: Mapping[str, float] = {
-    "score": 1.001, "margin": 0.522, "words": -0.031, "title": 0.026, "explained": 0.018, "unknown": 0.119,
-    "chars": -0.249, "meaning": 0.058, "title_meaning": 0.406, "passage_meaning": 0.195, "kind": -0.155,
-    "retrieval": 0.617, "top_passage": 0.221, "by_meaning": -0.07, "language": 0.193, "subject": -0.067,
-    "faq": -0.462, "product_field": -0.44, "product_line": 0.0, "position": -0.227, "length": 0.157,
-    "meaning_gap": -0.154, "words_gap": 0.191, "unknown_unexplained": -0.021, "meaning_x_title_meaning": 0.15,
-    "retrieval_x_top_passage": 0.666,
+    "score": 1.032, "margin": 0.505, "words": -0.035, "title": 0.03, "explained": 0.018, "unknown": 0.118,
+    "chars": -0.231, "meaning": 0.041, "title_meaning": 0.394, "passage_meaning": 0.193, "kind": -0.104,
+    "retrieval": 0.626, "top_passage": 0.218, "by_meaning": -0.066, "language": 0.19, "subject": -0.069,
+    "faq": -0.452, "product_field": -0.441, "product_line": 0.0, "position": -0.242, "length": 0.157,
+    "meaning_gap": -0.168, "words_gap": 0.185, "unknown_unexplained": -0.013, "meaning_x_title_meaning": 0.144,
+    "retrieval_x_top_passage": 0.676,
 }
-FITTED_CONFIDENCE_BIAS = -5.264
-FITTED_BARS: Mapping[str, float] = {"en": 0.52, "zh": 0.71}
+FITTED_CONFIDENCE_BIAS = -5.415
+FITTED_BARS: Mapping[str, float] = {"en": 0.53, "zh": 0.71}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,7 @@ class SelectionWeights:
     #: A neighbouring sentence scoring at most this far below the best is quoted with it.
     neighbour: float = 0.15
     #: A candidate in the asker's language scoring at most this far below the best is said instead.
-    language_slack: float = 0.3
+    language_slack: float = 1.3
     #: Passages considered, best first.
     passages: int = 5
     #: Passages added because one of their candidates is among the closest in meaning to the question.

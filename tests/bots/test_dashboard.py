@@ -43,7 +43,7 @@ from brain.store.schema import questions  # noqa: E402
 BASE = "https://dash.test"
 PASSWORD = "correct horse battery staple"
 HASH = hash_password(PASSWORD)
-REFUND = "what is the refund policy?"  # an answer about money: it waits in review-risky mode
+REFUND = "can I get a full refund for the course?"  # an answer about money: it waits in review-risky mode
 SHIPPING = "is shipping free?"
 
 

@@ -119,10 +119,6 @@ def _saying_everything(max_chars: int = 300) -> AnswerSelector:
                           max_chars=max_chars)
 
 
-def _selector() -> AnswerSelector:
-    return AnswerSelector(reader=_READER)
-
-
 def _chunk(cid: str, text: str, *, lang: str = "en", source: str = "doc.md", title: str = "Doc",
            **meta) -> Chunk:
     return Chunk(cid, text, source, title, lang, {"kind": "doc", "path": source, **meta})
@@ -258,10 +254,9 @@ def test_abstains_below_min_confidence_but_answers_at_it(question, lang):
     assert not at.abstained and "IPX4" in at.text
 
 
-def test_a_passage_that_does_not_answer_the_question_is_passed_on():
-    """Retrieval found a sure passage, but nothing in it says what was asked: the bot abstains."""
-    chunk = _chunk("c1", "The BlendGo Pro has a 500 ml jar and six blades.", title="BlendGo Pro")
-    answer = Answerer(_no_search, selector=_selector()).decide("can I pay with paypal?", [SearchHit(chunk, 0.9)])
+async def test_a_question_the_knowledge_does_not_answer_is_passed_on(sample_kb):
+    """Retrieval finds passages about paying and returns, but none says PayPal: the bot abstains."""
+    answer = await _answerer(sample_kb).answer("can I pay with paypal?")
     assert answer.abstained and answer.reason == "not-answered"
     assert answer.confidence < SelectionWeights().bar("en")
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "mods-only-2026"
 SHOTS = ROOT / "docs" / "screenshots"
-REFUND = "what is the refund policy?"
+REFUND = "can I get a full refund for the course?"  # an answer about money: it waits in review-risky mode
 SHIPPING = "is shipping free?"
 COURSE = "how much is the course?"
 
