@@ -178,7 +178,7 @@ async def test_replay_reports_question_figures(make_room):
 async def test_the_sample_room_with_the_real_model(make_room):
     from adapters.replay import ReplayAdapter
 
-    room = await make_room(retrieval={"embedder": "minilm"}, answers={"hold": 0.5})
+    room = await make_room(retrieval={"embedder": "minilm"}, answers={"hold": 0.5, "bars": {}})  # the fitted bars
     replay = ReplayAdapter(ROOT / "knowledge" / "samples" / "room.jsonl", fast=True)
     await room.runtime.serve([replay], handle_signals=False)
     texts = "\n".join(r.text for r in replay.replies)
