@@ -45,14 +45,14 @@ from brain.retrieval.query_expansion import intent_words
 from brain.retrieval.types import Chunk, SearchHit
 from brain.text.tokens import content_words, tokenize
 
-__all__ = ["AnswerSelector", "Selection", "SelectionWeights", "FEATURES", "CONFIDENCE_FEATURES",
-           "confidence_features", "clip"]
+__all__ = ["AnswerSelector", "Selection", "SelectionWeights", "Scored", "FEATURES", "CONFIDENCE_FEATURES",
+           "confidence_features", "rival_margin", "clip"]
 
 #: The signals each candidate is described by, in the order of the feature matrix.
 FEATURES: tuple[str, ...] = (
-    "words", "title", "explained", "unknown", "chars", "meaning", "title_meaning", "passage_meaning", "kind", "retrieval", "top_passage", "by_meaning",
-    "language", "subject", "faq", "product_field", "product_line", "position", "length",
-    "meaning_gap", "words_gap",
+    "words", "title", "explained", "unknown", "chars", "meaning", "title_meaning", "passage_meaning", "kind",
+    "retrieval", "top_passage", "by_meaning", "language", "subject", "faq", "product_field", "product_line",
+    "position", "length", "meaning_gap", "words_gap",
 )
 
 #: What the confidence model reads: the best candidate's score, its margin over the runner-up, its

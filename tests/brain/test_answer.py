@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from brain.answers.compose import ABSTAIN_TEXT, Answerer
-from brain.answers.selection import AnswerSelector, SelectionWeights
 from brain.answers.fact_check import extract_facts, unsupported_facts
 from brain.answers.llm import NO_ANSWER, LLMClient, LLMSettings
+from brain.answers.selection import AnswerSelector, SelectionWeights
 from brain.knowledge.base import KnowledgeBase
 from brain.knowledge.sentences import split_sentences
 from brain.retrieval.embedders import make_embedder

@@ -17,8 +17,8 @@ import pytest
 
 from brain.answers.answer_pipeline import AnswerMemory, AnswerPipeline, Asked
 from brain.answers.bursts import AnswerCache, BurstTracker
-from brain.answers.selection import SelectionWeights
 from brain.answers.compose import ABSTAIN_TEXT, Answerer
+from brain.answers.selection import SelectionWeights
 from brain.knowledge.base import KnowledgeBase
 from brain.moderation.curated import CURATED_FILE, CuratedAnswers
 from brain.retrieval.embedders import make_embedder
