@@ -21,11 +21,12 @@ closest in meaning to the question, describes each by a few signals
   not an accessory for it, an FAQ answer, a product field, the position in the
   passage and the length.
 
-The score is a weighted sum: the log-odds that the candidate carries the
-answer, with weights fit on labelled questions (`bench/fit_answer_selection.py`,
-numbers in docs/answers.md). Its sigmoid is the answer's confidence, and a
-best candidate under its language's bar does not answer the question: the bot
-passes it on, even when retrieval found a likely passage.
+The score is a weighted sum, with weights fit on labelled questions
+(`bench/fit_answer_selection.py`, numbers in docs/answers.md). A second fitted
+model reads the chosen candidate's score, its lead over a rival that says
+something else (`rival_margin`) and its features, and gives the confidence:
+the probability that what is said carries the answer. Under its language's bar
+the bot passes the question on, even when retrieval found a likely passage.
 """
 
 from __future__ import annotations
