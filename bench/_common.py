@@ -68,23 +68,13 @@ def _safe_name(doc_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in doc_id)
 
 
-def doc_filename(set_name: str, doc_id: str) -> str:
-    """Relative path of a document's Markdown file (= the chunk's ``path`` metadata)."""
-    return f"{set_name}/{_safe_name(doc_id)}.md"
-
-
 def write_docs(root: Path, es: EvalSet, doc_ids: Iterable[str] | None = None) -> dict[str, str]:
-    """Write documents as Markdown files; returns relative path -> doc id."""
-    out: dict[str, str] = {}
-    (root / es.name).mkdir(parents=True, exist_ok=True)
-    for doc_id in (es.docs if doc_ids is None else doc_ids):
-        title, text = es.docs[doc_id]
-        rel = doc_filename(es.name, doc_id)
-        body = "\n\n".join(p.strip() for p in text.split("\n") if p.strip())
-        heading = " ".join(title.split())
-        (root / rel).write_text((f"# {heading}\n\n" if heading else "") + body + "\n", encoding="utf-8")
-        out[rel] = doc_id
-    return out
+    """Write documents as Markdown files the way ``liveroom eval answers`` does; returns relative path -> doc id."""
+    from bots.runtime.answer_eval import CorpusDoc, write_knowledge_folder
+
+    ids = es.docs if doc_ids is None else doc_ids
+    written = write_knowledge_folder([CorpusDoc(i, *es.docs[i]) for i in ids], root / es.name)
+    return {f"{es.name}/{name}": doc_id for name, doc_id in written.items()}
 
 
 def write_catalog(root: Path, es: EvalSet) -> Path:

@@ -29,9 +29,9 @@ from brain.retrieval.types import Chunk
 from brain.text.safety import looks_like_instruction
 from brain.text.tokens import tokenize
 
-__all__ = ["Candidate", "candidates_of", "product_line", "product_head_words", "join_sentences", "FAQ_QUESTION"]
+__all__ = ["Candidate", "candidates_of", "product_line", "product_head_words", "join_sentences"]
 
-FAQ_QUESTION = re.compile(r"^\s*(Q|Question|问|问题)\s*[:：]", re.IGNORECASE)
+_FAQ_QUESTION = re.compile(r"^\s*(Q|Question|问|问题)\s*[:：]", re.IGNORECASE)
 _FAQ_ANSWER = re.compile(r"^\s*(A|Answer|答|回答)\s*[:：]\s*", re.IGNORECASE)
 _LIST_MARK = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)、])\s+")
 #: A bare "Yes." / "No." / "可以。" settles a question only together with the sentence after it.
@@ -173,7 +173,7 @@ def _prose_candidates(chunk: Chunk) -> list[Candidate]:
             table.clear()
 
     for line in chunk.text.splitlines():
-        if FAQ_QUESTION.match(line):
+        if _FAQ_QUESTION.match(line):
             flush_table()
             continue
         line = _LIST_MARK.sub("", _FAQ_ANSWER.sub("", line)).strip()

@@ -97,21 +97,19 @@ def _citation(chunk: Chunk) -> Citation:
 class Answerer:
     """Retrieval → extractive or LLM answer → fact check → answer or abstain."""
 
-    def __init__(self, search: Callable[..., Sequence[SearchHit]], *,
-                 idf: Callable[[str], float] | None = None, known: Callable[[str], bool] | None = None,
+    def __init__(self, search: Callable[..., Sequence[SearchHit]], *, known: Callable[[str], bool] | None = None,
                  llm: LLMClient | None = None, selector: AnswerSelector | None = None,
                  min_confidence: float = 0.0, max_chars: int = 300, top_k: int = 5,
                  llm_sources: int = 3) -> None:
         self.search = search
-        self.idf = idf or (lambda token: 1.0)
         self.known = known
         self.llm = llm
         self.min_confidence = min_confidence
         self.max_chars = max_chars
         self.top_k = top_k
         self.llm_sources = llm_sources
-        #: What to quote from the hits; without a reader model it weighs words, kinds and retrieval only.
-        self.selector = selector or AnswerSelector(idf=self.idf, max_chars=max_chars)
+        #: What to quote from the hits (`for_knowledge_base` gives it the knowledge base's idf and a reader).
+        self.selector = selector or AnswerSelector(max_chars=max_chars)
 
     @classmethod
     def for_knowledge_base(cls, kb: KnowledgeBase, *, reader: Embedder | None = None, llm: LLMClient | None = None,
@@ -128,7 +126,7 @@ class Answerer:
             weights = replace(weights, threshold={**weights.threshold, **bars})
         selector = AnswerSelector(idf=kb.idf, known=kb.knows, reader=reader, weights=weights, max_chars=max_chars)
         selector.index(kb.chunks())
-        return cls(kb.search, idf=kb.idf, known=kb.knows, llm=llm, selector=selector,
+        return cls(kb.search, known=kb.knows, llm=llm, selector=selector,
                    min_confidence=min_confidence, max_chars=max_chars, top_k=top_k)
 
     # ---- the parts -------------------------------------------------------------------

@@ -17,10 +17,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["Kind", "kind_of", "holds", "asking_phrases", "KINDS"]
+__all__ = ["Kind", "kind_of", "holds", "asking_phrases"]
 
 Kind = Literal["price", "time", "duration", "count", "place", "person", "yesno", "other"]
-KINDS: tuple[Kind, ...] = ("price", "time", "duration", "count", "place", "person", "yesno", "other")
 
 # ---- the question side ---------------------------------------------------------------
 # Order matters: the first kind whose pattern matches wins ("how much does shipping
