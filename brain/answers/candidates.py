@@ -29,7 +29,7 @@ from brain.retrieval.types import Chunk
 from brain.text.safety import looks_like_instruction
 from brain.text.tokens import tokenize
 
-__all__ = ["Candidate", "candidates_of", "product_line", "product_head_words", "join_sentences"]
+__all__ = ["Candidate", "candidates_of", "product_line", "product_head_words", "product_subject", "join_sentences"]
 
 _FAQ_QUESTION = re.compile(r"^\s*(Q|Question|问|问题)\s*[:：]", re.IGNORECASE)
 _FAQ_ANSWER = re.compile(r"^\s*(A|Answer|答|回答)\s*[:：]\s*", re.IGNORECASE)
@@ -98,6 +98,19 @@ def product_head_words(chunk: Chunk) -> set[str]:
     A question naming "the pro" names the blender, not its jar.
     """
     return set(tokenize(_HEAD_END.split(product_name(chunk), maxsplit=1)[0]))
+
+
+def product_subject(chunk: Chunk, asked: set[str]) -> int:
+    """Whether a question's words name this product (+1), only what it is made for (-1), or neither (0).
+
+    "how much is the pro" names the BlendGo Pro (+1) and, of the "Spare Jar
+    for BlendGo Pro", only what the jar fits (-1): the question is about the
+    blender, and the jar's price is the wrong answer even though retrieval
+    ranks the jar's card first.
+    """
+    if asked & product_head_words(chunk):
+        return 1
+    return -1 if asked & set(tokenize(product_name(chunk))) else 0
 
 
 def _price(chunk: Chunk) -> str:

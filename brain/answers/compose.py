@@ -98,11 +98,14 @@ class Answerer:
     """Retrieval → extractive or LLM answer → fact check → answer or abstain."""
 
     def __init__(self, search: Callable[..., Sequence[SearchHit]], *, known: Callable[[str], bool] | None = None,
-                 llm: LLMClient | None = None, selector: AnswerSelector | None = None,
+                 mend: Callable[[str], str] | None = None, llm: LLMClient | None = None,
+                 selector: AnswerSelector | None = None,
                  min_confidence: float = 0.0, max_chars: int = 300, top_k: int = 5,
                  llm_sources: int = 3) -> None:
         self.search = search
         self.known = known
+        #: Mends a question's typos against the knowledge base's words (`KnowledgeBase.mend_typos`).
+        self.mend = mend
         self.llm = llm
         self.min_confidence = min_confidence
         self.max_chars = max_chars
@@ -126,14 +129,18 @@ class Answerer:
             weights = replace(weights, threshold={**weights.threshold, **bars})
         selector = AnswerSelector(idf=kb.idf, known=kb.knows, reader=reader, weights=weights, max_chars=max_chars)
         selector.index(kb.chunks())
-        return cls(kb.search, known=kb.knows, llm=llm, selector=selector,
+        return cls(kb.search, known=kb.knows, mend=kb.mend_typos, llm=llm, selector=selector,
                    min_confidence=min_confidence, max_chars=max_chars, top_k=top_k)
 
     # ---- the parts -------------------------------------------------------------------
 
+    def as_read(self, question: str) -> str:
+        """The question as the bot reads it: typos mended ("refnd policy" → "refund policy")."""
+        return self.mend(question) if self.mend is not None else question
+
     def search_text(self, question: str, lang: str | None = None) -> str:
-        """What is searched for: the question with live-commerce words (`brain.retrieval.query_expansion`)."""
-        return expand_query(question, lang or language_of(question), self.known)
+        """What is searched for: the question as read, with live-commerce words (`brain.retrieval.query_expansion`)."""
+        return expand_query(self.as_read(question), lang or language_of(question), self.known)
 
     def retrieve(self, question: str, lang: str | None = None,
                  query_vector: np.ndarray | None = None) -> list[SearchHit]:
@@ -150,7 +157,7 @@ class Answerer:
         top = hits[0].score if hits else 0.0
         if top < self.min_confidence:
             return self._abstain(question, lang, top, "low-confidence" if hits else "no-match", started)
-        selection = self.selector.select(question, self.search_text(question, lang), hits, lang)
+        selection = self.selector.select(self.as_read(question), self.search_text(question, lang), hits, lang)
         if selection is None:
             return self._abstain(question, lang, top, "nothing-quotable" if hits else "no-match", started)
         if not selection.answers:

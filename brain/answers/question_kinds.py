@@ -19,7 +19,7 @@ from typing import Literal
 
 __all__ = ["Kind", "kind_of", "holds", "asking_phrases"]
 
-Kind = Literal["price", "time", "duration", "count", "place", "person", "yesno", "other"]
+Kind = Literal["price", "time", "duration", "weight", "power", "colour", "count", "place", "person", "yesno", "other"]
 
 # ---- the question side ---------------------------------------------------------------
 # Order matters: the first kind whose pattern matches wins ("how much does shipping
@@ -36,10 +36,15 @@ _ASKS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("time", re.compile(
         r"\bwhen\b|\bwhat time\b|\bwhat date\b|\bwhich days?\b|\bwhat days?\b|\bdeadline\b|\buntil when\b|\bby when\b|"
         r"\bwhat year\b|\bwhich year\b|什么时候|几点|哪天|几号|何时|哪一天|截止|哪年|哪一年|什么时间|几月", re.I)),
+    ("weight", re.compile(r"\bhow heavy\b|\bweigh(?:s|t)?\b|多重|重量|几斤|几克|几公斤|多少克|多少斤", re.I)),
+    ("power", re.compile(r"\bwattage\b|\bwatts?\b|\bhow powerful\b|\bmotor power\b|功率|几瓦|多少瓦", re.I)),
+    ("colour", re.compile(
+        r"\bcolou?rs?\b|\bcome in (?:black|white|pink|red|blue|green|grey|gray|yellow|purple)\b|颜色|什么色|[a-z]+色",
+        re.I)),
     ("count", re.compile(
-        r"\bhow many\b|\bhow big\b|\bhow large\b|\bhow small\b|\bwhat size\b|\bcapacity\b|\bhow heavy\b|"
+        r"\bhow many\b|\bhow big\b|\bhow large\b|\bhow small\b|\bwhat size\b|\bcapacity\b|"
         r"\bhow much (?:time|space|room|water|fruit|ice|liquid)\b|\bnumber of\b|"
-        r"多少|几个|几杯|几次|几节|几[种位名条项家座部本]|多大|多重|多高|多长|多少个|尺寸|容量|几毫升|几升", re.I)),
+        r"多少|几个|几杯|几次|几节|几[种位名条项家座部本片块张]|多大|多高|多长|多少个|尺寸|容量|几毫升|几升", re.I)),
     ("place", re.compile(
         r"\bwhere\b|\bship(?:s|ping)? to\b|\bdeliver(?:y)? to\b|\bwhich (?:country|countries|city|region)\b|"
         r"\bfrom where\b|哪里|哪儿|哪个国家|哪些地区|哪些国家|寄到|发到|送到|在哪|什么地方|哪些地方|位于", re.I)),
@@ -72,6 +77,11 @@ def asking_phrases(question: str) -> list[str]:
 # ---- the sentence side ---------------------------------------------------------------
 _NUMBER = r"\d+(?:[.,]\d+)?"
 _HOLDS: dict[Kind, re.Pattern[str]] = {
+    "weight": re.compile(rf"{_NUMBER}\s*(?:g|kg|grams?|kilograms?|kilos?|lbs?|pounds?|oz|ounces?)\b|"
+                         rf"{_NUMBER}\s*(?:克|公斤|千克|斤)", re.I),
+    "power": re.compile(rf"{_NUMBER}\s*(?:w|watts?|kw)\b|{_NUMBER}\s*(?:瓦|千瓦)", re.I),
+    "colour": re.compile(r"\b(?:black|white|pink|red|blue|green|grey|gray|yellow|purple|orange|silver|gold|beige|"
+                         r"colou?rs?)\b|[黑白粉红蓝绿灰黄紫橙金银]色|颜色", re.I),
     "price": re.compile(
         rf"{_NUMBER}\s*(?:元|块|rmb|cny|usd|eur|yuan|dollars?|\$|€|£)|(?:¥|\$|€|£|cny|rmb|usd)\s*{_NUMBER}|"
         r"\bfree\b|免费|包邮|\bprice\b|价", re.I),
@@ -93,8 +103,8 @@ _HOLDS: dict[Kind, re.Pattern[str]] = {
         r"blends?|cups?|smoothies?|servings?|lessons?|videos?|sessions?|recipes?|blades?|pieces?|people|times|"
         r"minutes?|hours?|days?|weeks?|months?|years?|nucleotides?|nt|cases?|patients?)\b|"
         rf"{_NUMBER}\s*(?:-|到|至)?\s*(?:{_NUMBER}\s*)?(?:杯|次|节|个|道|毫升|升|克|公斤|千克|厘米|毫米|米|平方|公里|"
-        r"分钟|小时|天|周|个月|年|件|人|种|位|名|条|项|家|座|部|本|只|台|岁|届|倍|万|亿)|"
-        r"[一二三四五六七八九十百千万两]+\s*[个杯次节种位名条项家座部本件只台毫升升克斤倍岁届人]|"
+        r"分钟|小时|天|周|个月|年|件|人|种|位|名|条|项|家|座|部|本|只|台|岁|届|倍|万|亿|片|张)|"
+        r"[一二三四五六七八九十百千万两]+\s*[个杯次节种位名条项家座部本件只台毫升升克斤倍岁届人片块张]|"
         r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|dozens?|hundreds?|thousands?)\b", re.I),
     "place": re.compile(
         r"\b(?:in|to|from|at|near)\s+[A-Z][a-z]+|\b[A-Z][a-z]+(?:,\s*[A-Z][a-z]+)+|\bcountr(?:y|ies)\b|\bworldwide\b|"

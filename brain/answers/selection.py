@@ -16,15 +16,17 @@ closest in meaning to the question, describes each by a few signals
   "寄到美国吗" to "其他国家暂时不发货" with no word in common;
 - **kind**: the candidate holds the kind of fact asked for
   (`brain.answers.question_kinds`): a date for "when", a price for "how much";
+  and whether any candidate does (none holds a weight for "how heavy?");
 - **retrieval**: the calibrated confidence of the candidate's passage;
 - **shape**: the asker's language, a product named by the question itself and
-  not an accessory for it, an FAQ answer, a product field, the position in the
+  not an accessory for it (and a candidate that mentions no product the
+  question names), an FAQ answer, a product field, the position in the
   passage and the length.
 
 The score is a weighted sum, with weights fit on labelled questions
 (`bench/fit_answer_selection.py`, numbers in docs/answers.md). A second fitted
 model reads the chosen candidate's score, its lead over a rival that says
-something else (`rival_margin`) and its features, and gives the confidence:
+something else (`rival_margin`) and a few of its features, and gives the confidence:
 the probability that what is said carries the answer. Under its language's bar
 the bot passes the question on, even when retrieval found a likely passage.
 """
@@ -39,7 +41,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from brain.answers.candidates import Candidate, candidates_of, join_sentences, product_head_words
+from brain.answers.candidates import Candidate, candidates_of, join_sentences, product_head_words, product_subject
 from brain.answers.question_kinds import Kind, asking_phrases, holds, kind_of
 from brain.retrieval.embedders import Embedder
 from brain.retrieval.query_expansion import intent_words
@@ -53,14 +55,16 @@ __all__ = ["AnswerSelector", "Selection", "SelectionWeights", "Scored", "FEATURE
 FEATURES: tuple[str, ...] = (
     "words", "title", "explained", "unknown", "chars", "meaning", "title_meaning", "passage_meaning", "kind",
     "retrieval", "top_passage", "by_meaning", "language", "subject", "faq", "product_field", "product_line",
-    "position", "length", "meaning_gap", "words_gap",
+    "position", "length", "meaning_gap", "words_gap", "kind_missing", "off_subject",
 )
 
-#: What the confidence model reads: the best candidate's score, its margin over the runner-up, its
-#: features, and three products of them that say more together than apart.
-CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin") + FEATURES + (
-    "unknown_unexplained", "meaning_x_title_meaning", "retrieval_x_top_passage")
-_F = {name: i for i, name in enumerate(FEATURES)}
+#: What the confidence model reads: the best candidate's score, its margin over the runner-up, and the
+#: few of its features that say whether it answers at all. Fewer than the score's: fit on a few hundred
+#: viewer questions, the full set learnt the questions rather than the signs (docs/answers.md).
+CONFIDENCE_READS: tuple[str, ...] = ("meaning", "retrieval", "unknown", "explained", "kind_missing", "kind", "words",
+                                     "title_meaning", "language")
+CONFIDENCE_FEATURES: tuple[str, ...] = ("score", "margin") + CONFIDENCE_READS
+_CONFIDENCE_COLUMNS = [FEATURES.index(name) for name in CONFIDENCE_READS]
 
 
 _FIGURE = re.compile(r"\d+(?:[.,:]\d+)?")
@@ -86,35 +90,27 @@ def rival_margin(pool: Sequence[tuple[SearchHit, Candidate]], scores: np.ndarray
 
 
 def confidence_features(score: float, margin: float, features: np.ndarray) -> np.ndarray:
-    """The confidence model's input for one chosen candidate, in `CONFIDENCE_FEATURES` order.
-
-    "unknown_unexplained": the question names something the knowledge base never mentions *and*
-    the chosen passage does not cover the question ("is the jar dishwasher safe?").
-    """
-    f = features
-    pairs = [f[_F["unknown"]] * (1.0 - f[_F["explained"]]), f[_F["meaning"]] * f[_F["title_meaning"]],
-             f[_F["retrieval"]] * f[_F["top_passage"]]]
-    return np.concatenate([[score, min(margin, 5.0)], features, pairs])
+    """The confidence model's input for one chosen candidate, in `CONFIDENCE_FEATURES` order."""
+    return np.concatenate([[score, min(margin, 5.0)], features[_CONFIDENCE_COLUMNS]])
 
 
 #: Fit by bench/fit_answer_selection.py (docs/answers.md): the weights of the candidates' features,
 #: the confidence model over the chosen one, and the confidence each language needs to be said.
 FITTED_WEIGHTS: Mapping[str, float] = {
-    "words": 1.281, "title": 0.346, "explained": 0.492, "unknown": -0.0, "chars": 1.819, "meaning": 1.33,
-    "title_meaning": 0.578, "passage_meaning": 0.449, "kind": 1.214, "retrieval": 1.198, "top_passage": 1.165,
-    "by_meaning": -0.485, "language": -0.13, "subject": 0.638, "faq": -0.238, "product_field": 0.009,
-    "product_line": -0.162, "position": -0.377, "length": 0.377, "meaning_gap": 1.33, "words_gap": 1.281,
+    "words": 1.248, "title": 0.263, "explained": 0.593, "unknown": -0.000, "chars": 1.570, "meaning": 1.274,
+    "title_meaning": 0.547, "passage_meaning": 0.432, "kind": 1.168, "retrieval": 1.129, "top_passage": 1.000,
+    "by_meaning": -0.576, "language": -0.072, "subject": 0.728, "faq": -0.254, "product_field": 0.087,
+    "product_line": -0.274, "position": -0.211, "length": 0.247, "meaning_gap": 1.274, "words_gap": 1.248,
+    "kind_missing": -0.000, "off_subject": -0.559,
 }
 FITTED_CONFIDENCE: Mapping[str, float] = {
-    "score": 1.032, "margin": 0.505, "words": -0.035, "title": 0.03, "explained": 0.018, "unknown": 0.118,
-    "chars": -0.231, "meaning": 0.041, "title_meaning": 0.394, "passage_meaning": 0.193, "kind": -0.104,
-    "retrieval": 0.626, "top_passage": 0.218, "by_meaning": -0.066, "language": 0.19, "subject": -0.069,
-    "faq": -0.452, "product_field": -0.441, "product_line": 0.0, "position": -0.242, "length": 0.157,
-    "meaning_gap": -0.168, "words_gap": 0.185, "unknown_unexplained": -0.013, "meaning_x_title_meaning": 0.144,
-    "retrieval_x_top_passage": 0.676,
+    "score": 0.793, "margin": 0.409, "meaning": 0.126, "retrieval": 0.328, "unknown": -0.256, "explained": 0.042,
+    "kind_missing": -0.237, "kind": 0.224, "words": -0.016, "title_meaning": 0.176, "language": -0.046,
 }
-FITTED_CONFIDENCE_BIAS = -5.415
-FITTED_BARS: Mapping[str, float] = {"en": 0.53, "zh": 0.71}
+FITTED_CONFIDENCE_BIAS = -3.858
+FITTED_BARS: Mapping[str, float] = {
+    "en": 0.41, "zh": 0.56,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,8 +359,11 @@ class AnswerSelector:
         # What the question asks about that the passage, or the whole knowledge base, never mentions
         # ("paypal", "花呗"): the strongest sign that no candidate answers it.
         own = {t: self.idf(t) for t in asked}
-        content = {t: self.idf(t) for t in content_words(question)}
+        content = {t: self.idf(t) for t in content_words(topic) if t not in _CHAT_FILLER}
         unknown = self._coverage(content, frozenset(t for t in content if self.known and not self.known(t)))
+        # The products the question names ("bundle多少钱", "用cable充满pro要多久"): a candidate that
+        # mentions none of them answers about something else, however well the rest matches.
+        named = frozenset(asked & set().union(*(product_head_words(c.chunk) for _, c in pool if c.field)))
         passage_words: dict[str, frozenset[str]] = {}
         titles: dict[str, tuple[float, dict[str, float]]] = {}
         for i, (hit, cand) in enumerate(pool):
@@ -391,7 +390,8 @@ class AnswerSelector:
             row[col["by_meaning"]] = "meaning" in hit.scores
             # A question mixing scripts ("bundle多少钱") is in both languages.
             row[col["language"]] = 0.5 if mixed else chunk.lang == lang
-            row[col["subject"]] = bool(cand.field and asked & product_head_words(chunk))
+            row[col["subject"]] = product_subject(chunk, asked) if cand.field else 0
+            row[col["off_subject"]] = bool(named) and not named & (words[i] | _words(chunk.title))
             row[col["faq"]] = faq
             row[col["product_field"]] = cand.field in ("price", "stock", "description")
             row[col["product_line"]] = cand.field == "product"
@@ -408,6 +408,9 @@ class AnswerSelector:
         # that leads on both is surer than one that wins on the sum of weak signals.
         out[:, col["meaning_gap"]] = out[:, col["meaning"]] - out[:, col["meaning"]].max()
         out[:, col["words_gap"]] = out[:, col["words"]] - out[:, col["words"]].max()
+        # A question asking for a kind of fact no candidate holds ("how heavy is the mini?" of a
+        # catalog with no weights) is one the knowledge cannot answer, however well its words match.
+        out[:, col["kind_missing"]] = kind != "other" and not out[:, col["kind"]].any()
         return out
 
 
@@ -416,6 +419,10 @@ def _words(text: str) -> frozenset[str]:
     """The tokens of a candidate or title, cached: the same passages come back question after question."""
     return frozenset(tokenize(text))
 
+
+#: Chat words that name no topic: never a sign that the knowledge base lacks what is asked about.
+_CHAT_FILLER = frozenset({"what", "whats", "much", "many", "u", "ur", "r", "pls", "plz", "please", "hi", "hello",
+                          "hey", "guys", "anyone", "someone", "thanks", "怎么办", "请问", "大家", "主播", "老师"})
 
 #: How much a word that only says what kind of fact is asked ("how much", "多少钱") counts.
 _KIND_WORD = 0.3

@@ -25,6 +25,7 @@ from brain.retrieval.embedders import Embedder
 from brain.retrieval.indexer import KnowledgeIndex
 from brain.retrieval.types import Chunk, SearchHit
 from brain.text.safety import looks_like_instruction
+from brain.text.tokens import tokenize
 
 __all__ = ["KnowledgeBase", "IngestSummary"]
 
@@ -125,6 +126,15 @@ class KnowledgeBase:
     def knows(self, token: str) -> bool:
         """Whether any chunk holds ``token``: query expansion adds only words the knowledge base knows."""
         return self.index.lexical.knows(token)
+
+    def mend_typos(self, text: str) -> str:
+        """``text`` with each word the knowledge base never uses mended to the one it does at one edit.
+
+        "whats the warrenty" → "whats the warranty" (`brain.text.spelling`): a
+        viewer's typo should not turn a question the knowledge answers into one
+        passed to the host.
+        """
+        return self.index.lexical.speller.mend(text, known=lambda word: all(map(self.knows, tokenize(word))))
 
     def product_chunks(self) -> tuple[list[Chunk], dict[str, np.ndarray] | None]:
         """The catalog as indexed: the product chunks and the vectors ingest stored for them.

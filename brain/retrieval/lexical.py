@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from brain.retrieval.types import Chunk
+from brain.text.spelling import Speller
 from brain.text.tokens import tokenize
 
 _FORMAT = 1
@@ -59,6 +60,7 @@ class BM25Index:
         self._pos: dict[str, int] = {}
         self._df: dict[str, int] = {}
         self._bm25 = None  # bm25s.BM25, None while empty
+        self._speller: Speller | None = None  # built on first use from the chunks
 
     # -- building --------------------------------------------------------
     def _tok(self, text: str) -> list[str]:
@@ -78,6 +80,7 @@ class BM25Index:
         for toks in corpus_tokens:
             df.update(set(toks))
         self._df = dict(df)
+        self._speller = None
         if not self._chunks:
             self._bm25 = None
             return
@@ -107,6 +110,13 @@ class BM25Index:
     def knows(self, token: str) -> bool:
         """True when some chunk contains ``token``."""
         return self._df.get(token, 0) > 0
+
+    @property
+    def speller(self) -> Speller:
+        """The chunks' English words, for mending a question's typos (`brain.text.spelling`)."""
+        if self._speller is None:
+            self._speller = Speller.from_texts(chunk_index_text(c) for c in self._chunks)
+        return self._speller
 
     def idf(self, token: str) -> float:
         """Lucene idf; a token absent from the corpus gets the idf of df=0."""

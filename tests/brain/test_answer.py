@@ -600,3 +600,14 @@ def test_a_product_without_fields_never_gets_an_invented_price():
     answer = Answerer(_no_search, selector=_saying_everything()).decide("how much is the mystery box?",
                                                                         [SearchHit(bare, 0.9)])
     assert answer.abstained or not re.search(r"\d", answer.text), answer.text
+
+
+def test_a_viewers_typos_are_read_as_the_knowledge_bases_words(sample_kb):
+    answerer = _answerer(sample_kb)
+    assert answerer.as_read("the warrenty on the pro") == "the warranty on the pro"
+    assert answerer.as_read("refnd policy for the course?") == "refund policy for the course?"
+    assert answerer.as_read("寄到美国吗") == "寄到美国吗"
+    hits = answerer.retrieve("whats the warrenty on the motor?", "en")
+    assert any("12-month warranty" in h.chunk.text for h in hits[:3])
+    answer = _answerer(sample_kb, says_all=True).decide("whats the warrenty on the motor?", hits, "en")
+    assert answer.text is not None and "12-month warranty" in answer.text

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from brain.answers.candidates import candidates_of, product_head_words
+from brain.answers.candidates import candidates_of, product_head_words, product_subject
 from brain.answers.question_kinds import holds, kind_of
-from brain.answers.selection import AnswerSelector, SelectionWeights, clip
+from brain.answers.selection import FEATURES, AnswerSelector, SelectionWeights, clip
 from brain.retrieval.embedders import HashingEmbedder
 from brain.retrieval.types import Chunk, SearchHit
 
@@ -86,6 +86,15 @@ def test_product_head_words_name_what_the_product_is():
     assert "pro" not in product_head_words(bundle)
 
 
+def test_a_question_naming_the_blender_is_not_about_its_jar():
+    jar = _product(name="Spare Jar for BlendGo Pro (500 ml)")
+    pro = _product(name="BlendGo Pro Portable Blender 500 ml")
+    assert product_subject(pro, {"much", "pro"}) == 1
+    assert product_subject(jar, {"much", "pro"}) == -1
+    assert product_subject(jar, {"spare", "jar"}) == 1
+    assert product_subject(jar, {"coupon"}) == 0
+
+
 # ---- question kinds --------------------------------------------------------------------
 
 @pytest.mark.parametrize("question, kind", [
@@ -93,7 +102,9 @@ def test_product_head_words_name_what_the_product_is():
     ("多久发货", "duration"), ("when does the course start?", "time"), ("几号开课", "time"),
     ("how many blends per charge?", "count"), ("充一次电能打几杯？", "count"), ("do you ship to canada?", "place"),
     ("寄到美国吗", "place"), ("who runs the course", "person"), ("do I need a BlendGo?", "yesno"),
-    ("能用冷冻水果吗", "yesno"), ("what is the coupon code", "other"),
+    ("能用冷冻水果吗", "yesno"), ("what is the coupon code", "other"), ("how heavy is the mini", "weight"),
+    ("pro大概多重啊", "weight"), ("whats the wattage of the pro", "power"), ("does the mini come in pink", "colour"),
+    ("mini有没有pink色", "colour"), ("pro 刀片几片", "count"),
 ])
 def test_question_kinds(question, kind):
     assert kind_of(question) == kind
@@ -104,6 +115,9 @@ def test_sentences_hold_the_facts_asked_for():
     assert holds("duration", "2-4 days by SF Express") and holds("duration", "一般 2 到 4 天送达")
     assert holds("time", "starts on Monday, 2 March 2026") and holds("time", "每周二、周四晚上 20:00")
     assert not holds("time", "Add liquid first.")
+    assert holds("weight", "It weighs 450 g.") and holds("weight", "净重 1.2 公斤") and not holds("weight", "350 ml")
+    assert holds("power", "a 300 W motor") and not holds("power", "a 4000 mAh battery")
+    assert holds("colour", "comes in black and white") and holds("colour", "有粉色") and not holds("colour", "350 ml")
 
 
 # ---- selection -------------------------------------------------------------------------
@@ -145,6 +159,26 @@ def test_the_meaning_index_brings_in_passages_retrieval_missed():
     assert selector.index([ship, other]) == 2
     selection = selector.select("其他国家发货吗", "其他国家发货吗", [], "zh")
     assert selection is not None and selection.candidates[0].chunk.id == "z"
+
+
+def test_a_kind_of_fact_no_candidate_holds_is_marked_on_every_candidate():
+    chunk = _product(name="BlendGo Mini Portable Blender 350 ml")
+    hits = [SearchHit(chunk, 0.8)]
+    heavy = _selector().score("how heavy is the mini?", "how heavy is the mini?", hits, "en")
+    column = FEATURES.index("kind_missing")
+    assert heavy.kind == "weight" and heavy.features[:, column].all()
+    price = _selector().score("how much is the mini?", "how much is the mini?", hits, "en")
+    assert not price.features[:, column].any()
+
+
+def test_candidates_that_miss_the_product_the_question_names_are_marked():
+    bundle = _product(name="Starter Bundle: BlendGo Pro + Carry Bag + Course", price=549.0)
+    course = Chunk("c", "课程原价 349 元。", "faq_zh.md", "30天搅拌机课程多少钱？", "zh", {"kind": "faq"})
+    scored = _selector().score("bundle多少钱", "bundle多少钱", [SearchHit(course, 0.9), SearchHit(bundle, 0.5)], "zh")
+    column = FEATURES.index("off_subject")
+    marks = {c.text: bool(row[column]) for (_, c), row in zip(scored.pool, scored.features)}
+    assert marks["课程原价 349 元。"] is True
+    assert not any(marked for text, marked in marks.items() if text.startswith("Starter Bundle"))
 
 
 def test_nothing_to_quote_is_none():
