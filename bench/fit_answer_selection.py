@@ -16,11 +16,12 @@ candidates, so it is what a viewer would read (the neighbouring sentence, the
 whole FAQ answer), not the best candidate alone. Each set counts the same in
 every fit, whatever its size.
 
-Data: the sample shop (tests/data/shop_questions.yaml on the shipped
-knowledge/) and ../shared/data's ans-cmrc-trial-zh and ans-covidqa-en-dev,
+Data: the sample shop's questions on the shipped knowledge/ (the measured set,
+tests/data/shop_questions.yaml, and bench/data/shop_fit_questions.yaml, written
+only to fit on) and ../shared/data's ans-cmrc-trial-zh and ans-covidqa-en-dev,
 each loaded through a real bot (`BrainWorker`, default config: packaged MiniLM
-retrieval, multilingual USE reader). The fit uses `FIT_ON`; the shop is also
-scored by cross-validation (each fold by a fit that never saw it).
+retrieval, multilingual USE reader). The fit uses `FIT_ON`; the measured shop
+set is also scored by cross-validation (each fold by a fit that never saw it).
 
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python bench/fit_answer_selection.py [--work DIR] [--folds N]
 Prints the constants to paste into brain/answers/selection.py and the figures.

@@ -87,6 +87,8 @@ def product_name(chunk: Chunk) -> str:
     return name
 
 
+#: What an accessory's name says it is made for ("Spare Jar for BlendGo Pro", "适用于 BlendGo Pro").
+_MADE_FOR = re.compile(r"\s+(?:for|fits)\s+|适用于|适合|配")
 _HEAD_END = re.compile(r"\s+(?:for|with|fits|\+)\s+|[:：+(（]|适用于|适合|配")
 
 
@@ -106,11 +108,14 @@ def product_subject(chunk: Chunk, asked: set[str]) -> int:
     "how much is the pro" names the BlendGo Pro (+1) and, of the "Spare Jar
     for BlendGo Pro", only what the jar fits (-1): the question is about the
     blender, and the jar's price is the wrong answer even though retrieval
-    ranks the jar's card first.
+    ranks the jar's card first. A bundle's contents ("Starter Bundle: BlendGo
+    Pro + …") and a name's second part ("Smoothie Lab: 30-Day Blender Course")
+    are neither: the course *is* the product "how much is the course?" names.
     """
     if asked & product_head_words(chunk):
         return 1
-    return -1 if asked & set(tokenize(product_name(chunk))) else 0
+    parts = _MADE_FOR.split(product_name(chunk), maxsplit=1)
+    return -1 if len(parts) == 2 and asked & set(tokenize(parts[1])) else 0
 
 
 def _price(chunk: Chunk) -> str:

@@ -97,19 +97,19 @@ def confidence_features(score: float, margin: float, features: np.ndarray) -> np
 #: Fit by bench/fit_answer_selection.py (docs/answers.md): the weights of the candidates' features,
 #: the confidence model over the chosen one, and the confidence each language needs to be said.
 FITTED_WEIGHTS: Mapping[str, float] = {
-    "words": 1.248, "title": 0.263, "explained": 0.593, "unknown": -0.000, "chars": 1.570, "meaning": 1.274,
-    "title_meaning": 0.547, "passage_meaning": 0.432, "kind": 1.168, "retrieval": 1.129, "top_passage": 1.000,
-    "by_meaning": -0.576, "language": -0.072, "subject": 0.728, "faq": -0.254, "product_field": 0.087,
-    "product_line": -0.274, "position": -0.211, "length": 0.247, "meaning_gap": 1.274, "words_gap": 1.248,
-    "kind_missing": -0.000, "off_subject": -0.559,
+    "words": 1.250, "title": 0.266, "explained": 0.597, "unknown": -0.000, "chars": 1.568, "meaning": 1.273,
+    "title_meaning": 0.550, "passage_meaning": 0.434, "kind": 1.169, "retrieval": 1.129, "top_passage": 1.002,
+    "by_meaning": -0.571, "language": -0.072, "subject": 0.656, "faq": -0.262, "product_field": 0.063,
+    "product_line": -0.277, "position": -0.215, "length": 0.245, "meaning_gap": 1.273, "words_gap": 1.250,
+    "kind_missing": -0.000, "off_subject": -0.573,
 }
 FITTED_CONFIDENCE: Mapping[str, float] = {
-    "score": 0.793, "margin": 0.409, "meaning": 0.126, "retrieval": 0.328, "unknown": -0.256, "explained": 0.042,
-    "kind_missing": -0.237, "kind": 0.224, "words": -0.016, "title_meaning": 0.176, "language": -0.046,
+    "score": 0.797, "margin": 0.408, "meaning": 0.126, "retrieval": 0.324, "unknown": -0.255, "explained": 0.038,
+    "kind_missing": -0.230, "kind": 0.213, "words": -0.025, "title_meaning": 0.176, "language": -0.050,
 }
-FITTED_CONFIDENCE_BIAS = -3.858
+FITTED_CONFIDENCE_BIAS = -3.841
 FITTED_BARS: Mapping[str, float] = {
-    "en": 0.41, "zh": 0.56,
+    "en": 0.42, "zh": 0.56,
 }
 
 

@@ -93,6 +93,9 @@ def test_a_question_naming_the_blender_is_not_about_its_jar():
     assert product_subject(jar, {"much", "pro"}) == -1
     assert product_subject(jar, {"spare", "jar"}) == 1
     assert product_subject(jar, {"coupon"}) == 0
+    course = _product(name="Smoothie Lab: 30-Day Blender Course")
+    bundle = _product(name="Starter Bundle: BlendGo Pro + Carry Bag")
+    assert product_subject(course, {"much", "course"}) == 0 and product_subject(bundle, {"pro"}) == 0
 
 
 # ---- question kinds --------------------------------------------------------------------
