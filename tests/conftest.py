@@ -190,3 +190,50 @@ class ConsoleRoom:
 @pytest.fixture
 def room(runtime) -> ConsoleRoom:
     return ConsoleRoom(runtime)
+
+
+# ---- the database every store test runs on: SQLite and a real PostgreSQL ---------------------------
+def _load_helper(relative: str) -> Any:
+    """A helper module under tests/, loaded by path (tests/ is not a package and stays off sys.path)."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "tests" / relative
+    name = "liveroom_test_" + path.stem
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throw-away PostgreSQL cluster on loopback for the whole run (tests/servers/postgres.py)."""
+    postgres = _load_helper("servers/postgres.py")
+    PostgresCluster, PostgresUnavailable = postgres.PostgresCluster, postgres.PostgresUnavailable
+
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+    except PostgresUnavailable as exc:
+        cluster.stop()
+        if os.environ.get("LIVEROOM_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here (LIVEROOM_REQUIRE_POSTGRES=1) and did not start: {exc}")
+        pytest.skip(f"PostgreSQL cannot be started here: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, then a new database on the PostgreSQL cluster.
+
+    Tests that take it run the same assertions on both engines (``database.url`` is a config
+    change, and this is what keeps that promise).
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'liveroom.db'}"
+    return request.getfixturevalue("postgres_cluster").new_database()

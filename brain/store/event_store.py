@@ -142,14 +142,16 @@ def _insert_ignoring_duplicates(dialect: str) -> sa.Insert:
     """INSERT into ``events`` that skips a row whose (room, event_id, direction) is stored already.
 
     SQLite and PostgreSQL say ON CONFLICT DO NOTHING; elsewhere a duplicate
-    fails its batch and `Store._commit` isolates and counts it.
+    fails its batch and `Store._commit` isolates and counts it. PostgreSQL's
+    insert returns the ids it wrote: a many-row insert's ``rowcount`` through
+    psycopg does not count the rows written (a duplicate would count as stored).
     """
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
         return insert(events).on_conflict_do_nothing()
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
-        return pg_insert(events).on_conflict_do_nothing()
+        return pg_insert(events).on_conflict_do_nothing().returning(events.c.id)
     return events.insert()
 
 
@@ -535,6 +537,8 @@ class Store:
                     if self.engine.dialect.name == "sqlite":
                         for sql, params, count in _sqlite_multi_row(table_rows):
                             skipped += count - conn.exec_driver_sql(sql, params).rowcount
+                    elif self.engine.dialect.name == "postgresql":
+                        skipped += len(table_rows) - len(conn.execute(self._insert_events, table_rows).all())
                     else:
                         result = conn.execute(self._insert_events, table_rows)
                         if result.rowcount is not None and result.rowcount >= 0:
