@@ -96,12 +96,13 @@ def settings(**overrides: Any) -> DashboardSettings:
 
 
 @pytest.fixture
-async def make_bot(data_dir: Path, knowledge: Path):
+async def make_bot(data_dir: Path, knowledge: Path, database_url: str):
+    """The dashboard over a live bot, its queries on SQLite and on a real PostgreSQL."""
     built: list[Runtime] = []
 
     def factory(**dashboard: Any) -> Bot:
-        runtime = Runtime.build(make_config(knowledge={"path": str(knowledge)},
-                                            moderation={"mode": "review-risky"}), data_dir)
+        runtime = Runtime.build(make_config(knowledge={"path": str(knowledge)}, moderation={"mode": "review-risky"},
+                                            database={"url": database_url}), data_dir)
         built.append(runtime)
         assert runtime.moderation is not None
         room = ConsoleRoom(runtime)

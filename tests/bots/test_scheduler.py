@@ -9,12 +9,13 @@ on the same data directory.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import ConsoleRoom, make_config  # noqa: E402
@@ -53,12 +54,27 @@ def clock(monkeypatch) -> Clock:
     return fake
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where every life of the bot in one test keeps its state: a data folder and a database."""
+
+    data_dir: Path
+    url: str
+
+
+@pytest.fixture
+def place(data_dir: Path, database_url: str) -> Place:
+    """The scheduler's job store on SQLite and on a real PostgreSQL (the same assertions)."""
+    return Place(data_dir, database_url)
+
+
 class Bot:
     """One life of the bot: a runtime, its console room and its scheduler on the shared clock."""
 
-    def __init__(self, data_dir: Path, clock: Clock, **sections) -> None:
-        self.runtime = Runtime.build(make_config(answers={"enabled": False}, products={"enabled": False}, audience={"enabled": False},
-                                                 **sections), data_dir)
+    def __init__(self, place: Place, clock: Clock, **sections) -> None:
+        self.runtime = Runtime.build(make_config(answers={"enabled": False}, products={"enabled": False},
+                                                 audience={"enabled": False}, database={"url": place.url},
+                                                 **sections), place.data_dir)
         assert self.runtime.schedule is not None
         self.schedule = self.runtime.schedule
         self.schedule.clock = clock
@@ -92,9 +108,9 @@ class Bot:
         return "\n".join(line for line in printed.splitlines() if not line.startswith("you are"))
 
 
-async def test_reminders_fire_once_each_across_restarts(data_dir, clock):
+async def test_reminders_fire_once_each_across_restarts(place, clock):
     everything = []
-    async with Bot(data_dir, clock) as bot:
+    async with Bot(place, clock) as bot:
         said = await bot.say("/schedule live tomorrow 8pm Cooking basics")
         assert "Scheduled live-" in said and "Cooking basics" in said and "t-24h, t-1h, t-5m" in said
         group = said.split("Scheduled ")[1].split(":")[0]
@@ -106,7 +122,7 @@ async def test_reminders_fire_once_each_across_restarts(data_dir, clock):
         everything.append(await bot.tick())                # ticking again posts nothing new
         assert everything[-1] == ""
 
-    async with Bot(data_dir, clock) as bot:                 # restart 1: the jobs are still there
+    async with Bot(place, clock) as bot:                 # restart 1: the jobs are still there
         listing = await bot.say("/schedule list")
         assert f"{group}.t-1h" in listing and f"{group}.t-24h" not in listing
         clock.at(datetime(2026, 12, 2, 19, 0, 30, tzinfo=timezone.utc))
@@ -115,7 +131,7 @@ async def test_reminders_fire_once_each_across_restarts(data_dir, clock):
 
     # Down from 19:01 to 19:58: the T-5m reminder (19:55) is 3 minutes late, within the grace.
     clock.at(datetime(2026, 12, 2, 19, 58, tzinfo=timezone.utc))
-    async with Bot(data_dir, clock) as bot:
+    async with Bot(place, clock) as bot:
         everything.append(await bot.tick())
         assert "Coming up in 5 minutes" in everything[-1]
         clock.at(datetime(2026, 12, 2, 20, 0, 2, tzinfo=timezone.utc))
@@ -128,11 +144,11 @@ async def test_reminders_fire_once_each_across_restarts(data_dir, clock):
         assert joined.count(text) == 1, text
 
 
-async def test_a_message_due_long_before_a_restart_is_reported_not_posted(data_dir, clock):
-    async with Bot(data_dir, clock) as bot:
+async def test_a_message_due_long_before_a_restart_is_reported_not_posted(place, clock):
+    async with Bot(place, clock) as bot:
         await bot.say("/schedule live in 2 hours Q&A")
     clock.advance(hours=3)                                  # the bot was down through the stream
-    async with Bot(data_dir, clock) as bot:
+    async with Bot(place, clock) as bot:
         printed = await bot.tick()
     notices = [line for line in printed.splitlines() if "While I was offline" in line]
     posts = [line for line in printed.splitlines() if line not in notices]
@@ -141,8 +157,8 @@ async def test_a_message_due_long_before_a_restart_is_reported_not_posted(data_d
     assert bot.schedule.stats.missed == 3
 
 
-async def test_chinese_times_and_templates(data_dir, clock):
-    async with Bot(data_dir, clock, schedule={"timezone": "Asia/Shanghai"}) as bot:
+async def test_chinese_times_and_templates(place, clock):
+    async with Bot(place, clock, schedule={"timezone": "Asia/Shanghai"}) as bot:
         # 12:00 UTC is 20:00 in Shanghai on Tuesday 1 Dec; 周五晚上8点 is Fri 4 Dec 20:00 +08:00
         said = await bot.say("/schedule live 周五晚上8点 新品发布")
         assert "新品发布" in said
@@ -153,8 +169,8 @@ async def test_chinese_times_and_templates(data_dir, clock):
         assert "直播开始了：新品发布" in await bot.tick()
 
 
-async def test_bad_times_get_clear_messages(data_dir, clock):
-    async with Bot(data_dir, clock) as bot:
+async def test_bad_times_get_clear_messages(place, clock):
+    async with Bot(place, clock) as bot:
         assert "could not read a time" in (await bot.say("/schedule live whenever you like")).lower()
         assert "passed" in (await bot.say("/schedule live 2026-11-30 20:00 old"))
         assert "Europe/Berlin" in (await bot.say("/schedule live 8pm Europa/Berlin launch"))
@@ -166,8 +182,8 @@ async def test_bad_times_get_clear_messages(data_dir, clock):
         assert "for the host only" in await bot.say("/schedule list")
 
 
-async def test_promos_wait_for_chat_and_respect_the_limits(data_dir, clock):
-    async with Bot(data_dir, clock, schedule={"max_promos": 3}) as bot:
+async def test_promos_wait_for_chat_and_respect_the_limits(place, clock):
+    async with Bot(place, clock, schedule={"max_promos": 3}) as bot:
         said = await bot.say("/schedule promo 10m Use code LIVE10 at checkout --min-lines 3")
         assert "every 10 minutes" in said and "3 chat lines" in said
         clock.advance(minutes=10, seconds=1)
@@ -188,16 +204,16 @@ async def test_promos_wait_for_chat_and_respect_the_limits(data_dir, clock):
         assert len(await bot.schedule.jobs("console:test")) == 2
 
 
-async def test_a_corrupt_job_row_is_dropped_and_the_rest_still_fire(data_dir, clock):
-    async with Bot(data_dir, clock) as bot:
+async def test_a_corrupt_job_row_is_dropped_and_the_rest_still_fire(place, clock):
+    async with Bot(place, clock) as bot:
         await bot.say("/schedule live in 1 hour Good stream")
-    db = sqlite3.connect(data_dir / "liveroom.db")
-    db.execute("INSERT INTO scheduled_jobs (id, next_run_time, job_state) VALUES (?, ?, ?)",
-               ("broken", START.timestamp() + 60, b"not a pickle"))
-    db.commit()
-    db.close()
+    engine = sa.create_engine(place.url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO scheduled_jobs (id, next_run_time, job_state) VALUES (:id, :at, :state)"),
+                     {"id": "broken", "at": START.timestamp() + 60, "state": b"not a pickle"})
+    engine.dispose()
     clock.advance(hours=1, seconds=1)
-    async with Bot(data_dir, clock) as bot:
+    async with Bot(place, clock) as bot:
         printed = await bot.tick()
         assert "We are live now: Good stream" in printed
         assert all(j.id != "broken" for j in await bot.schedule.jobs())

@@ -312,8 +312,8 @@ def _events() -> list:
     ]
 
 
-def test_rebuilding_from_the_store_equals_the_incremental_graph(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", flush_interval=0.2)
+def test_rebuilding_from_the_store_equals_the_incremental_graph(database_url):
+    store = Store(database_url, flush_interval=0.2)
     live = AudienceGraph(ROOM.key, bot_keys=("telegram:bot",))
     try:
         for event in _events():

@@ -24,8 +24,8 @@ COURSE = ["The course has thirty video lessons to watch anytime.",
 
 
 @pytest.fixture
-def script(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 't.db'}", flush_interval=0.2)
+def script(database_url):
+    s = Store(database_url, flush_interval=0.2)
     yield Script(s)
     s.close()
 

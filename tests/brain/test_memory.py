@@ -91,10 +91,12 @@ def test_migrations_are_recorded_and_idempotent(database_url):
 
 def test_migrated_schema_matches_the_declared_tables(store):
     inspector = sa.inspect(store.engine)
+    # The text search's index is the engine's own: SQLite's is a separate FTS5 table, PostgreSQL's a GIN index.
+    engine_only = {schema.QUESTIONS_TRGM} if store.engine.dialect.name == "postgresql" else set()
     for table in schema.metadata.sorted_tables:
         in_db = {c["name"] for c in inspector.get_columns(table.name)}
         assert in_db == {c.name for c in table.columns}
-        assert {i["name"] for i in inspector.get_indexes(table.name)} == {i.name for i in table.indexes}
+        assert {i["name"] for i in inspector.get_indexes(table.name)} - engine_only == {i.name for i in table.indexes}
 
 
 def test_a_newer_database_is_refused(database_url):

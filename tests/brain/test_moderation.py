@@ -9,8 +9,8 @@ from brain.store.event_store import Store
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'mod.db'}")
+def store(database_url):
+    s = Store(database_url)
     yield s
     s.close()
 

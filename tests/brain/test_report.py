@@ -31,14 +31,14 @@ def products():
 
 
 @pytest.fixture
-def room(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+def room(database_url):
+    store = Store(database_url)
     yield ScriptedRoom(store, unit=60)  # times in minutes
     store.close()
 
 
 def build(room, products=(), **kw):
-    assert room.store.flush()
+    assert room.store.flush(timeout=60)
     graph = audience_graph(KEY, Config().audience, "liveroom")
     return build_report(room.store, KEY, products=products, audience=graph, **kw)
 

@@ -21,8 +21,8 @@ NOW = T0 + 100 * DAY
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", flush_interval=0.2)
+def store(database_url: str):
+    s = Store(database_url, flush_interval=0.2)
     yield s
     s.close()
 

@@ -26,8 +26,8 @@ def ts(minutes: float) -> float:
 
 
 @pytest.fixture
-def room(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 't.db'}", flush_interval=0.2)
+def room(database_url):
+    s = Store(database_url, flush_interval=0.2)
     yield Script(s, unit=60)  # times in minutes
     s.close()
 

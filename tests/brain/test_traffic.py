@@ -33,8 +33,8 @@ def chat(i: int, seconds: float, user: str, text: str = "hi", room: Room = ROOM)
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'db.sqlite'}", flush_interval=0.2)
+def store(database_url):
+    s = Store(database_url, flush_interval=0.2)
     yield s
     s.close()
 
