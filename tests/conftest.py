@@ -237,3 +237,12 @@ def database_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'liveroom.db'}"
     return request.getfixturevalue("postgres_cluster").new_database()
+
+
+@pytest.fixture(scope="session")
+def chroma_server():
+    """The chromadb package's own server (``chroma run``) on loopback for the whole run."""
+    server = _load_helper("servers/chroma.py").ChromaServer()
+    server.start()
+    yield server
+    server.stop()

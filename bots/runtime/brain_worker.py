@@ -37,6 +37,7 @@ from brain.knowledge.base import IngestSummary, KnowledgeBase
 from brain.knowledge.chunking import ChunkingOptions
 from brain.moderation.curated import CURATED_FILE, CuratedAnswers
 from brain.retrieval.embedders import Embedder, make_embedder
+from brain.retrieval.vector import ChromaServerError
 
 __all__ = ["BrainWorker", "BrainUnavailable"]
 
@@ -211,7 +212,11 @@ class BrainWorker:
         options = IngestOptions(max_bytes=int(cfg.knowledge.max_file_mb * 1024 * 1024),
                                 chunking=ChunkingOptions(target_chars=cfg.knowledge.chunk_chars,
                                                          max_chars=max(cfg.knowledge.chunk_chars * 8 // 5, 160)))
-        self.kb = KnowledgeBase(self.knowledge_root, self.data_dir / "kb", self.embedder, options)
+        try:
+            self.kb = KnowledgeBase(self.knowledge_root, self.data_dir / "kb", self.embedder, options,
+                                    chroma_url=cfg.retrieval.chroma_url, collection=cfg.retrieval.chroma_collection)
+        except ChromaServerError as exc:
+            raise BrainUnavailable(str(exc)) from exc
         self._check_stopping()
         summary = self.kb.ingest(progress=progress)
         self._check_stopping()

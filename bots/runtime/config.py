@@ -176,10 +176,25 @@ class KnowledgeSection(_Section):
     chunk_chars: int = Field(500, ge=100, le=4000)
 
 
+def _chroma_server_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"https?://[^/\s:]+(:\d{1,5})?/?", value):
+        raise ValueError("must look like http://host:port (a Chroma server, `chroma run`), or be left out "
+                         "for the embedded index")
+    return value.rstrip("/")
+
+
 class RetrievalSection(_Section):
     embedder: str = Field("minilm", min_length=1,
                           description="minilm (packaged all-MiniLM-L6-v2), hashing, or a sentence-transformers name/path")
     top_k: int = Field(5, ge=1, le=50)
+    chroma_url: Annotated[str | None, AfterValidator(_chroma_server_url)] = Field(
+        None, description="a Chroma server (http://host:port) that several workers share; "
+                          "unset: the embedded index under the data dir")
+    chroma_collection: str = Field("liveroom-chunks", min_length=3, max_length=512,
+                                   pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]$",
+                                   description="the collection on that server (one per knowledge base)")
 
 
 class AnswersSection(_Section):

@@ -58,13 +58,16 @@ class KnowledgeBase:
     """One knowledge folder and its indexes under ``state_dir``. Thread-safe for one writer."""
 
     def __init__(self, root: Path, state_dir: Path, embedder: Embedder,
-                 options: IngestOptions | None = None) -> None:
+                 options: IngestOptions | None = None, *, chroma_url: str | None = None,
+                 collection: str = "liveroom-chunks") -> None:
+        """``chroma_url``: keep the vectors on a Chroma server that several workers share (one ingests,
+        the others find every chunk there already and embed nothing); else under ``state_dir``."""
         self.root = Path(root)
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.options = options or IngestOptions()
         self.embedder = embedder
-        self.index = KnowledgeIndex(self.state_dir / "index", embedder)
+        self.index = KnowledgeIndex(self.state_dir / "index", embedder, collection, chroma_url=chroma_url)
         self.version = 0  # bumped whenever the indexed content changes (caches key on it)
         self._lock = threading.Lock()
 

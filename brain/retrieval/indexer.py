@@ -24,7 +24,8 @@ class KnowledgeIndex:
 
     def __init__(self, directory: str | os.PathLike[str] | None, embedder: Embedder | None,
                  collection: str = "liveroom-chunks", dense: bool = True,
-                 config: FusionConfig | None = None) -> None:
+                 config: FusionConfig | None = None, chroma_url: str | None = None) -> None:
+        """``chroma_url``: vectors on that Chroma server (shared by workers) instead of under ``directory``."""
         self.directory = Path(directory) if directory is not None else None
         self.embedder = embedder
         self.lexical = BM25Index()
@@ -32,7 +33,8 @@ class KnowledgeIndex:
             self.lexical = BM25Index.load(self.directory / "bm25")
         self.vector: VectorIndex | None = None
         if dense and embedder is not None:
-            self.vector = VectorIndex(None if self.directory is None else self.directory / "chroma", collection)
+            self.vector = VectorIndex(None if self.directory is None else self.directory / "chroma", collection,
+                                      server=chroma_url)
         self.retriever = HybridRetriever(embedder, self.lexical, self.vector, config)
 
     def sync(self, chunks: Sequence[Chunk], batch_size: int = 256,

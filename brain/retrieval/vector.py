@@ -21,6 +21,7 @@ import os
 import re
 import uuid
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -68,16 +69,40 @@ def _valid_name(name: str) -> str:
     return name
 
 
+class ChromaServerError(RuntimeError):
+    """The configured Chroma server cannot be reached or refused the request."""
+
+
+def _server_client(url: str, settings: Any) -> Any:
+    """An HTTP client of the Chroma server at ``url``, checked with a heartbeat so a wrong URL fails here."""
+    import chromadb
+
+    parts = urlsplit(url)
+    ssl = parts.scheme == "https"
+    port = parts.port or (443 if ssl else 8000)
+    try:
+        client = chromadb.HttpClient(host=parts.hostname or "localhost", port=port, ssl=ssl, settings=settings)
+        client.heartbeat()
+    except Exception as exc:  # noqa: BLE001 - connection refused, DNS, TLS, a server that is not Chroma
+        raise ChromaServerError(f"Chroma server {url} (retrieval.chroma_url) cannot be reached: "
+                                f"{exc.__class__.__name__}: {exc}") from exc
+    return client
+
+
 class VectorIndex:
     """Cosine-space Chroma collection holding one row per chunk."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, collection: str = "liveroom-chunks") -> None:
-        """``path`` → PersistentClient there; ``None`` → an in-memory client (evaluation, tests)."""
+    def __init__(self, path: str | os.PathLike[str] | None = None, collection: str = "liveroom-chunks",
+                 *, server: str | None = None) -> None:
+        """``server`` (``http://host:port``) → a Chroma server that several workers share;
+        else ``path`` → PersistentClient there; ``None`` → an in-memory client (evaluation, tests)."""
         import chromadb
         from chromadb.config import Settings
 
         settings = Settings(anonymized_telemetry=False, allow_reset=False)
-        if path is None:
+        if server is not None:
+            self._client = _server_client(server, settings)
+        elif path is None:
             self._client = chromadb.EphemeralClient(settings=settings)
             # Ephemeral clients share one in-process store; a unique suffix
             # keeps two evaluations in one process apart.
