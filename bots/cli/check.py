@@ -36,7 +36,7 @@ def check(settings: Settings) -> None:
     try:
         store = Store(database_url(config, settings.data_dir))
     except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"database.url: {exc}") from None
     try:
         click.echo(f"ok  database {store.engine.url.render_as_string(hide_password=True)} "
                    f"at schema version {store.schema_version}; {store.count()} events recorded")
@@ -70,9 +70,26 @@ def _check_brain(config: "Config") -> None:
         click.echo(f"ok  embedder all-MiniLM-L6-v2 (packaged at {path})")
     else:
         click.echo(f"ok  embedder {name}")
+    _check_chroma_server(config)
     if config.llm.configured:
         key = "set" if config.llm.api_key else "not set"
         click.echo(f"ok  llm {config.llm.model} at {config.llm.base_url} (api key {key}; "
                    f"timeout {config.llm.timeout} s, extractive fallback)")
     else:
         click.echo("ok  llm: none configured; answers are extractive")
+
+
+def _check_chroma_server(config: "Config") -> None:
+    """A configured Chroma server answers its heartbeat (a wrong URL fails here, not at the first question)."""
+    url = config.retrieval.chroma_url
+    if url is None:
+        click.echo("ok  vectors: the embedded Chroma index under the data dir")
+        return
+    from chromadb.config import Settings
+
+    from brain.retrieval.vector import ChromaServerError, server_client
+    try:
+        server_client(url, Settings(anonymized_telemetry=False))
+    except ChromaServerError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ok  vectors: Chroma server {url}, collection {config.retrieval.chroma_collection}")

@@ -73,7 +73,7 @@ class ChromaServerError(RuntimeError):
     """The configured Chroma server cannot be reached or refused the request."""
 
 
-def _server_client(url: str, settings: Any) -> Any:
+def server_client(url: str, settings: Any) -> Any:
     """An HTTP client of the Chroma server at ``url``, checked with a heartbeat so a wrong URL fails here."""
     import chromadb
 
@@ -101,7 +101,7 @@ class VectorIndex:
 
         settings = Settings(anonymized_telemetry=False, allow_reset=False)
         if server is not None:
-            self._client = _server_client(server, settings)
+            self._client = server_client(server, settings)
         elif path is None:
             self._client = chromadb.EphemeralClient(settings=settings)
             # Ephemeral clients share one in-process store; a unique suffix

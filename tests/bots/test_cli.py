@@ -59,6 +59,27 @@ def test_check_reports_a_healthy_setup(tmp_path):
     assert "adapters: console" in result.output
 
 
+def test_check_on_postgresql_and_a_chroma_server(tmp_path, postgres_cluster, chroma_server):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database:\n  url: {postgres_cluster.new_database()}\nknowledge:\n  path: {ROOT / 'knowledge'}\n"
+                   f"retrieval:\n  chroma_url: {chroma_server.url}\n")
+    result = invoke("--config", str(cfg), "check", data_dir=tmp_path / "d")
+    assert result.exit_code == 0, result.output
+    assert "ok  database postgresql+psycopg://" in result.output
+    assert f"ok  vectors: Chroma server {chroma_server.url}, collection liveroom-chunks" in result.output
+
+
+@pytest.mark.parametrize("section, wrong, said", [
+    ("database:\n  url: postgresql+psycopg://nobody@127.0.0.1:9/x", "database.url", "Connection refused"),
+    ("retrieval:\n  chroma_url: http://127.0.0.1:9", "retrieval.chroma_url", "cannot be reached"),
+])
+def test_check_says_which_server_is_wrong_and_why(tmp_path, section, wrong, said):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"{section}\nknowledge:\n  path: {ROOT / 'knowledge'}\n")
+    result = invoke("--config", str(cfg), "check", data_dir=tmp_path / "d")
+    assert result.exit_code == 1 and wrong in result.output and said in result.output, result.output
+
+
 def test_bad_config_refuses_to_start_and_names_the_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("adapters:\n  console:\n    enabled: maybe\n")
