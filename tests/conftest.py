@@ -246,3 +246,19 @@ def chroma_server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_server():
+    """A fresh Redis on loopback for one test (Debian's redis-server; CI installs it)."""
+    servers = _load_helper("servers/redis.py")
+    server = servers.RedisServer()
+    try:
+        server.start()
+    except servers.RedisUnavailable as exc:
+        server.close()
+        if os.environ.get("LIVEROOM_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required here (LIVEROOM_REQUIRE_REDIS=1) and did not start: {exc}")
+        pytest.skip(f"Redis cannot be started here: {exc}")
+    yield server
+    server.close()

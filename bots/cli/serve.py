@@ -27,15 +27,67 @@ __all__ = ["run", "serve"]
 
 
 @click.command()
+@click.option("--role", type=click.Choice(["all", "ingress", "worker"]), default="all", show_default=True,
+              help="all: one process serves everything (no Redis). ingress: hold the platform connections and "
+                   "post replies; worker: serve a share of the rooms. Both need distributed.redis_url.")
 @click.pass_obj
-def run(settings: Settings) -> None:
+def run(settings: Settings, role: str) -> None:
     """Start the adapters the config enables (the shipped config: a console room).
 
     Ctrl-C (SIGINT) or SIGTERM stops it gracefully within seconds, with exit
     code 0, whenever it comes (also while it starts or loads the knowledge
-    base); everything said is kept.
+    base); everything said is kept. With ``--role ingress`` and ``--role worker``
+    the rooms are spread over processes through Redis (README, "When one machine
+    is not enough").
     """
-    serve(settings)
+    if role == "all":
+        serve(settings)
+    else:
+        serve_role(settings, role)
+
+
+def serve_role(settings: Settings, role: str) -> None:
+    """An ingress or a worker of a distributed deployment, until a stop signal."""
+    try:
+        with _stop_early_on_signals():
+            _serve_role(settings, role)
+    except _StoppedEarly:
+        click.echo("liveroom: stopped while starting", err=True)
+
+
+def _serve_role(settings: Settings, role: str) -> None:
+    from bots.app import NoAdapterError, configured_adapters
+    from bots.distributed.roles import connect, serve_ingress, serve_worker
+    config = settings.config()
+    if config.distributed.redis_url is None:
+        raise click.ClickException(f"--role {role} needs distributed.redis_url in the config (a Redis server)")
+    adapters = []
+    if role == "ingress":
+        try:
+            adapters = configured_adapters(config)
+        except NoAdapterError as exc:
+            raise click.ClickException(str(exc)) from None
+    runtime = settings.runtime()
+
+    async def main() -> None:
+        try:
+            redis = await connect(config.distributed)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            if role == "ingress":
+                await serve_ingress(runtime, adapters, redis, config.distributed)
+            else:
+                await serve_worker(runtime, redis, config.distributed)
+        finally:
+            await redis.aclose()  # type: ignore[attr-defined]
+
+    try:
+        asyncio.run(main())
+    finally:
+        runtime.close()
+        if runtime.brain.busy:
+            _exit_leaving_the_load(sys.exc_info()[1])
 
 
 class _StoppedEarly(BaseException):

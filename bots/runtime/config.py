@@ -358,6 +358,24 @@ class LLMSection(_Section):
         return bool(self.base_url and self.model)
 
 
+def _redis_url(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"rediss?://\S+", value):
+        raise ValueError("must look like redis://host:6379/0 (or rediss:// for TLS)")
+    return value
+
+
+class DistributedSection(_Section):
+    """Rooms spread over worker processes through Redis Streams (docs/scaling.md); unset: one process."""
+
+    redis_url: Annotated[str | None, AfterValidator(_redis_url)] = Field(
+        None, repr=False, description="redis://host:6379/0; write ${REDIS_URL} if it holds a password")
+    prefix: str = Field("liveroom", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                        description="of every Redis key (two deployments on one Redis differ here)")
+    partitions: int = Field(16, ge=1, le=4096, description="rooms are spread over this many streams; "
+                                                           "fix it before the first start")
+    lease_seconds: float = Field(5.0, ge=1, le=120, description="a dead worker's rooms move after this long")
+
+
 class LoggingSection(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     file: str | None = Field("liveroom.log", description="relative to the data dir; null for none")
@@ -383,6 +401,7 @@ class Config(_Section):
     moderation: ModerationSection = ModerationSection()
     dashboard: DashboardSection = DashboardSection()
     llm: LLMSection = LLMSection()
+    distributed: DistributedSection = DistributedSection()
     logging: LoggingSection = LoggingSection()
 
     @model_validator(mode="after")

@@ -150,6 +150,15 @@ class Router:
         if isinstance(event, CommandEvent):
             await self._run_command(event)
             return
+        await self.run_listeners(event)
+
+    async def resume(self, event: Event) -> None:
+        """Run the listeners on an event stored before but never worked on: a worker taking over a
+        dead worker's rooms gives it the questions its predecessor recorded and never answered."""
+        await self.run_listeners(self._normalise(event))
+
+    async def run_listeners(self, event: Event) -> None:
+        """Give a recorded, non-command event to the listeners (and deliver what they return)."""
         for listener, wants in self.listeners:
             if not wants.matches(event):
                 continue
