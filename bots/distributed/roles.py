@@ -130,25 +130,18 @@ async def serve_worker(runtime: "Runtime", redis: "object", section: "Distribute
     if runtime.moderation is not None:
         await runtime.moderation.start()
 
-    async def drain() -> None:
-        waits = []
-        if runtime.products is not None:
-            waits.append(runtime.products.drain())
-        if runtime.answering is not None:
-            waits.append(runtime.answering.drain(timeout=30.0))
-        if runtime.moderation is not None:
-            waits.append(runtime.moderation.drain())
-        finished = asyncio.gather(*waits, return_exceptions=True)
-        await asyncio.wait([asyncio.ensure_future(finished), asyncio.create_task(hard.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
+    async def hurry_on_second_signal() -> None:
+        await hard.wait()
+        worker.hurry.set()
 
-    worker.before_release = drain
+    hurrying = asyncio.create_task(hurry_on_second_signal())
     running = asyncio.create_task(worker.run(), name="worker")
     try:
         await asyncio.wait([running, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         await worker.stop()
         await running
     finally:
+        hurrying.cancel()
         if runtime.audience is not None:
             await runtime.audience.drain()
         await runtime.brain.aclose()

@@ -27,9 +27,9 @@ import math
 import os
 import socket
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -83,11 +83,7 @@ class Leases:
         await self.redis.zremrangebyscore(self.layout.workers, "-inf", now - self.lease_ms)
         live = max(int(await self.redis.zcard(self.layout.workers)), 1)
         share = math.ceil(self.layout.partitions / live)
-        lost: set[int] = set()
-        for partition in sorted(self.owned):
-            if not await self._renew(keys=[self.layout.lease(partition)], args=[self.name, self.lease_ms]):
-                lost.add(partition)
-        self.owned -= lost
+        lost = await self.renew()
         for partition in sorted(self.owned, reverse=True)[: max(len(self.owned) - share, 0)]:
             await self._release(keys=[self.layout.lease(partition)], args=[self.name])
             self.owned.discard(partition)
@@ -105,6 +101,15 @@ class Leases:
                 self.owned.add(partition)
                 gained.add(partition)
         return gained, lost
+
+    async def renew(self) -> set[int]:
+        """Extend every lease still held; returns the partitions whose lease ran out (now lost)."""
+        lost: set[int] = set()
+        for partition in sorted(self.owned):
+            if not await self._renew(keys=[self.layout.lease(partition)], args=[self.name, self.lease_ms]):
+                lost.add(partition)
+        self.owned -= lost
+        return lost
 
     async def release_all(self) -> None:
         for partition in sorted(self.owned):
@@ -127,6 +132,8 @@ class StreamReplyRoute(Adapter):
         self.redis = redis
         self.layout = layout
         self._ordinal: dict[tuple[str, str], int] = defaultdict(int)
+        #: How long a reply waits for Redis to come back before it is given up (and logged by the router).
+        self.patience = 60.0
 
     def reply_id(self, reply: Reply) -> str:
         if reply.reply_to is not None:
@@ -141,11 +148,20 @@ class StreamReplyRoute(Adapter):
         return f"{reply.room.key}|-|{digest}|{int(time.time() // 60)}"
 
     async def send(self, reply: Reply) -> str | None:
+        """Append the reply for the ingress; while Redis is away, wait for it (up to ``patience``)."""
         reply_id = self.reply_id(reply)
-        await self.redis.xadd(self.layout.outbound(self.name),
-                              {"e": encode_reply(reply, reply_id=reply_id, source=self.name)},
-                              maxlen=1_000_000, approximate=True)
-        return reply_id
+        entry = {"e": encode_reply(reply, reply_id=reply_id, source=self.name)}
+        waited = 0.0
+        while True:
+            try:
+                await self.redis.xadd(self.layout.outbound(self.name), entry,  # type: ignore[arg-type]
+                                      maxlen=1_000_000, approximate=True)
+                return reply_id
+            except Exception:  # noqa: BLE001 - connection refused while Redis restarts
+                if waited >= self.patience:
+                    raise
+                await asyncio.sleep(0.5)
+                waited += 0.5
 
     async def run(self) -> None:  # the ingress runs the platform; a worker only sends through it
         return None
@@ -194,14 +210,21 @@ class Worker:
         self.stats = WorkerStats()
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
-        #: Awaited after the partitions stop being read and before their leases are handed back
-        #: (the answers in flight are posted by this worker, not answered again by its successor).
-        self.before_release: Callable[[], Awaitable[None]] | None = None
+        #: Events this process has worked on (room, id), newest last: a copy met again (Redis's client
+        #: retrying an append, this worker's own pending entries after a failure) is not worked on twice.
+        self._mine: OrderedDict[tuple[str, str], None] = OrderedDict()
+        #: Set to stop waiting for the answers in flight (a second stop signal).
+        self.hurry = asyncio.Event()
 
     # ---- the loop --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Hold leases and consume the owned partitions until `stop`; then hand the leases back."""
+        """Hold leases and consume the owned partitions until `stop`; then hand the leases back.
+
+        A worker takes no room before its knowledge base is loaded: a room it owned meanwhile would wait
+        for the load, and the load's seconds of CPU can delay the lease renewals past their expiry.
+        """
+        await self._get_ready()
         try:
             while not self._stopping.is_set():
                 try:
@@ -230,8 +253,12 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             self._tasks.clear()
-            if self.before_release is not None:
-                await self.before_release()
+            keeping = asyncio.create_task(self._keep_leases())  # while the answers in flight finish
+            try:
+                await self._finish_work()
+            finally:
+                keeping.cancel()
+                await asyncio.gather(keeping, return_exceptions=True)
             try:
                 await self.leases.release_all()
             except Exception:  # noqa: BLE001 - Redis gone at exit: the leases expire on their own
@@ -240,21 +267,65 @@ class Worker:
     async def stop(self) -> None:
         self._stopping.set()
 
+    async def _get_ready(self) -> None:
+        from bots.runtime.brain_worker import BrainUnavailable
+
+        if self.runtime.answering is None and self.runtime.products is None:
+            return
+        loading = asyncio.ensure_future(self.runtime.brain.ready())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait([loading, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if loading.done() and loading.exception() is not None:
+            exc = loading.exception()
+            if not isinstance(exc, BrainUnavailable):
+                raise exc  # type: ignore[misc]
+            log.error("worker %s: the knowledge base did not load (%s); questions are recorded unanswered",
+                      self.name, exc)
+        elif not loading.done():
+            loading.cancel()
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.leases.renew()
+            except Exception:  # noqa: BLE001 - Redis away: the leases may run out, as for a dead worker
+                pass
+
+    async def _finish_work(self, timeout: float = 30.0) -> None:
+        """Post the answers in flight before the partitions are handed back: the successor would
+        otherwise find those questions without an outcome and answer them a second time."""
+        runtime = self.runtime
+        waits = []
+        if runtime.products is not None:
+            waits.append(runtime.products.drain())
+        if runtime.answering is not None:
+            waits.append(runtime.answering.drain(timeout=timeout))
+        if runtime.moderation is not None:
+            waits.append(runtime.moderation.drain())
+        finished = asyncio.ensure_future(asyncio.gather(*waits, return_exceptions=True))
+        hurry = asyncio.ensure_future(self.hurry.wait())
+        await asyncio.wait([finished, hurry], return_when=asyncio.FIRST_COMPLETED)
+        hurry.cancel()
+        try:
+            await asyncio.to_thread(runtime.store.flush)
+        except Exception:  # noqa: BLE001 - the database away at exit: the store keeps retrying until closed
+            pass
+
     async def _consume(self, partition: int) -> None:
+        """Read the partition until the lease is lost. After any failure (Redis restarting, the database
+        away) the entries already read and not finished are taken up again from the pending list:
+        a read entry is never left behind."""
         stream = self.layout.inbound(partition)
         waiting: list[_Waiting] = []
+        recover = True  # first: what the previous owner left pending
         while True:
             try:
-                await self._ensure_group(stream)
-                await self._reclaim(stream, waiting)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - Redis away: wait, the lease may still hold
-                log.warning("worker %s: partition %d not ready (%s)", self.name, partition, exc)
-                await asyncio.sleep(0.5)
-        while True:
-            try:
+                if recover:
+                    await self._ensure_group(stream)
+                    await self._reclaim(stream, waiting)
+                    recover = False
                 reply = await self.redis.xreadgroup(WORKER_GROUP, self.name, {stream: ">"}, count=self.batch,
                                                     block=250)
                 for _, entries in reply or ():
@@ -265,9 +336,12 @@ class Worker:
                 raise
             except SinkUnavailable as exc:  # the store stopped recording: the entry stays pending
                 log.error("worker %s: not taking entries (%s)", self.name, exc)
+                recover = True
                 await asyncio.sleep(1.0)
-            except Exception as exc:  # noqa: BLE001 - Redis restarting: the entries stay pending
-                log.warning("worker %s: partition %d read failed (%s); retrying", self.name, partition, exc)
+            except Exception as exc:  # noqa: BLE001 - Redis restarting, the database away: retry
+                log.warning("worker %s: partition %d: %s: %s; retrying", self.name, partition,
+                            type(exc).__name__, exc)
+                recover = True
                 await asyncio.sleep(0.5)
 
     async def _ensure_group(self, stream: str) -> None:
@@ -280,16 +354,21 @@ class Worker:
                 raise
 
     async def _reclaim(self, stream: str, waiting: list[_Waiting]) -> None:
-        """Take over what the partition's previous owner read and never acknowledged."""
+        """Take up what was read and never acknowledged: by the partition's previous owner, or by this
+        worker before a failure (entries already handled and only waiting for their answer are left be)."""
+        handled = {w.entry_id for w in waiting}
         start = "0-0"
         while True:
             start, entries, *_ = await self.redis.xautoclaim(stream, WORKER_GROUP, self.name, min_idle_time=0,
                                                              start_id=start, count=self.batch)
             for entry_id, fields in entries:
+                if entry_id in handled:
+                    continue
                 if fields is None:  # trimmed away meanwhile
                     await self.redis.xack(stream, WORKER_GROUP, entry_id)
                     continue
                 waiting.append(await self._handle(stream, entry_id, fields, redelivered=True))
+                handled.add(entry_id)
             if start in ("0-0", b"0-0"):
                 return
 
@@ -310,6 +389,12 @@ class Worker:
                                                      "e": raw if raw is not None else ""})
             return _Waiting(entry_id, None, time.monotonic())
         self.add_route(event.source)
+        key = (event.room.key, event.event_id)
+        if key in self._mine:
+            return _Waiting(entry_id, event, time.monotonic())  # worked on here already
+        self._mine[key] = None
+        if len(self._mine) > 500_000:
+            self._mine.popitem(last=False)
         if redelivered:
             self.stats.redelivered += 1
             await self._redeliver(event)
@@ -350,7 +435,8 @@ class Worker:
         if not waiting:
             return
         if any(not w.flushed for w in waiting):
-            await asyncio.to_thread(self.runtime.store.flush)
+            if not await asyncio.to_thread(self.runtime.store.flush):
+                return  # the database is away: nothing is acknowledged before it holds the events
             for w in waiting:
                 w.flushed = True
         pending = [w for w in waiting if w.event is not None and self._asks(w.event)]

@@ -70,10 +70,13 @@ class PostgresCluster:
             self._run_as = ["runuser", "-u", "postgres", "--"]
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
-                  "-w", "-t", "30", "start")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", self._options, "-l",
+                  str(self.root / "log"), "-w", "-t", "30", "start")
+
+    @property
+    def _options(self) -> str:
+        return (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
 
     def _run(self, *args: str) -> None:
         done = subprocess.run(self._cmd(*args), capture_output=True, text=True, timeout=90)
@@ -82,6 +85,15 @@ class PostgresCluster:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise PostgresUnavailable(f"{Path(args[0]).name} failed ({done.returncode}): "
                                       f"{(done.stderr or done.stdout).strip()[-2000:]}\n{tail}")
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (the database "unreachable" for a while)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start it again on the same port, after `pause`."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", self._options, "-l",
+                  str(self.root / "log"), "-w", "-t", "30", "start")
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL of ``database`` on this cluster (psycopg 3)."""
