@@ -235,6 +235,8 @@ def test_mixed_language_message_is_read(script):
 
 
 def test_forty_thousand_messages_in_one_minute(script):
+    if script.store.engine.dialect.name != "sqlite":
+        pytest.skip("a volume test of the report's own work: its SQL is the same as above, on both engines")
     script.live(0, "start")
     for i in range(6):
         script.say(i * 10, BLENDER[i % 4])

@@ -108,6 +108,8 @@ def test_an_unknown_session_says_what_exists(room):
 
 
 def test_forty_thousand_messages_in_one_minute(room, products):
+    if room.store.engine.dialect.name != "sqlite":
+        pytest.skip("a volume test of the report's own work: its SQL is the same as above, on both engines")
     rows = []
     for i in range(40_000):
         rows.append(MessageEvent(event_id=f"f{i}", room=ROOM, author=User("replay", f"u{i % 997}", f"u{i % 997}"),
