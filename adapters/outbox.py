@@ -40,6 +40,10 @@ class Budget:
     per_seconds: float
 
 
+#: Seconds added to every budget's window: the lag allowed between claiming a slot and sending.
+_SLACK = 0.02
+
+
 class _Window:
     """Send times inside one budget's sliding window."""
 
@@ -50,12 +54,18 @@ class _Window:
         self.times: deque[float] = deque()
 
     def wait(self, now: float) -> float:
-        """Seconds until one more send fits (0 if it fits now)."""
-        while self.times and now - self.times[0] >= self.budget.per_seconds:
+        """Seconds until one more send fits (0 if it fits now).
+
+        A slot is claimed just before its send goes out, and the event loop may start that send a few
+        milliseconds later; the window is kept `_SLACK` longer so the sends, as the platform sees them
+        arrive, still fit the budget.
+        """
+        span = self.budget.per_seconds + _SLACK
+        while self.times and now - self.times[0] >= span:
             self.times.popleft()
         if len(self.times) < self.budget.count:
             return 0.0
-        return self.times[0] + self.budget.per_seconds - now
+        return self.times[0] + span - now
 
     def take(self, now: float) -> None:
         self.times.append(now)
