@@ -21,6 +21,7 @@ def check(settings: Settings) -> None:
     """Validate the config and the environment, and say what would run."""
     from bots.app import NoAdapterError, configured_adapters, database_url
     from brain.store.event_store import Store, StoreError
+    from brain.store.schema import SchemaTooNew
     config = settings.config()
     source = settings.config_path or ("config.yaml" if Path("config.yaml").exists() else "(defaults)")
     click.echo(f"ok  config {source} is valid")
@@ -35,7 +36,7 @@ def check(settings: Settings) -> None:
     click.echo(f"ok  data dir {settings.data_dir.resolve()} is writable")
     try:
         store = Store(database_url(config, settings.data_dir))
-    except StoreError as exc:
+    except (StoreError, SchemaTooNew) as exc:
         raise click.ClickException(f"database.url: {exc}") from None
     try:
         click.echo(f"ok  database {store.engine.url.render_as_string(hide_password=True)} "
@@ -47,6 +48,7 @@ def check(settings: Settings) -> None:
     except NoAdapterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"ok  adapters: {', '.join(names)}")
+    _check_redis(config)
     _check_brain(config)
 
 
@@ -93,3 +95,25 @@ def _check_chroma_server(config: "Config") -> None:
     except ChromaServerError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"ok  vectors: Chroma server {url}, collection {config.retrieval.chroma_collection}")
+
+
+def _check_redis(config: "Config") -> None:
+    """Redis answers, for a distributed deployment (`liveroom run --role ingress|worker`)."""
+    section = config.distributed
+    if section.redis_url is None:
+        click.echo("ok  one process serves every room (distributed.redis_url is not set)")
+        return
+    import asyncio
+
+    from bots.distributed.roles import connect, redis_address
+
+    async def ping() -> None:
+        client = await connect(section)
+        await client.aclose()  # type: ignore[attr-defined]
+
+    try:
+        asyncio.run(ping())
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ok  redis {redis_address(section.redis_url)}: rooms over workers in "
+               f"{section.partitions} partitions (prefix {section.prefix})")

@@ -47,10 +47,13 @@ class Settings:
     def runtime(self) -> "Runtime":
         from bots.app import Runtime
         from brain.store.event_store import StoreError
+        from brain.store.schema import SchemaTooNew
         config = self.config()
         setup_logging(config, self.data_dir)
         try:
             return Runtime.build(config, self.data_dir)
+        except SchemaTooNew as exc:  # another process (a newer worker) migrated the shared database
+            raise click.ClickException(f"database.url: {exc}") from None
         except (StoreError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
 

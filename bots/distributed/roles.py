@@ -17,6 +17,7 @@ import asyncio
 import logging
 import signal
 from typing import TYPE_CHECKING, Sequence
+from urllib.parse import urlsplit
 
 from bots.distributed.ingress import IngressSink, IngressStats, ReplyPump
 from bots.distributed.streams import StreamLayout
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bots.app import Runtime
     from bots.runtime.config import DistributedSection
 
-__all__ = ["serve_ingress", "serve_worker", "layout_of", "connect"]
+__all__ = ["serve_ingress", "serve_worker", "layout_of", "connect", "redis_address"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ STOP_DEADLINE = 5.0
 
 def layout_of(section: "DistributedSection") -> StreamLayout:
     return StreamLayout(prefix=section.prefix, partitions=section.partitions)
+
+
+def redis_address(url: str) -> str:
+    """``host:port/db`` of a Redis URL: what logs and messages show (never the password)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
 
 
 async def connect(section: "DistributedSection") -> "object":
@@ -50,8 +57,8 @@ async def connect(section: "DistributedSection") -> "object":
         await client.ping()
     except Exception as exc:  # noqa: BLE001
         await client.aclose()
-        host = section.redis_url.rsplit("@", 1)[-1]  # never the password
-        raise RuntimeError(f"distributed.redis_url: Redis at {host} cannot be reached: {exc}") from exc
+        raise RuntimeError(f"distributed.redis_url: Redis at {redis_address(section.redis_url)} cannot be "
+                           f"reached: {exc}") from exc
     return client
 
 

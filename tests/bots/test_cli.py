@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -69,9 +70,42 @@ def test_check_on_postgresql_and_a_chroma_server(tmp_path, postgres_cluster, chr
     assert f"ok  vectors: Chroma server {chroma_server.url}, collection liveroom-chunks" in result.output
 
 
+def test_check_names_the_redis_of_a_distributed_deployment(tmp_path, redis_server):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"distributed:\n  redis_url: {redis_server.url}\nknowledge:\n  path: {ROOT / 'knowledge'}\n")
+    result = invoke("--config", str(cfg), "check", data_dir=tmp_path / "d")
+    assert result.exit_code == 0, result.output
+    assert f"ok  redis 127.0.0.1:{redis_server.port}/0: rooms over workers in 16 partitions" in result.output
+
+
+def test_a_worker_older_than_the_database_says_both_versions(tmp_path, redis_server):
+    from brain.store import schema
+    from brain.store.event_store import Store
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    Store(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a newer liveroom migrated the shared database
+        conn.execute(schema.schema_version.insert().values(version=len(schema.MIGRATIONS) + 1,
+                                                           description="newer", applied_at=0))
+    engine.dispose()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"database:\n  url: {url}\ndistributed:\n  redis_url: {redis_server.url}\n")
+    result = invoke("--config", str(cfg), "run", "--role", "worker", data_dir=tmp_path / "d")
+    assert result.exit_code == 1
+    assert (f"database.url: database schema is version {len(schema.MIGRATIONS) + 1}, this liveroom knows up to "
+            f"{len(schema.MIGRATIONS)}") in result.output
+
+
+def test_a_role_without_redis_is_refused_with_the_key(tmp_path):
+    result = invoke("run", "--role", "worker", data_dir=tmp_path / "d")
+    assert result.exit_code == 1 and "--role worker needs distributed.redis_url" in result.output
+
+
 @pytest.mark.parametrize("section, wrong, said", [
     ("database:\n  url: postgresql+psycopg://nobody@127.0.0.1:9/x", "database.url", "Connection refused"),
     ("retrieval:\n  chroma_url: http://127.0.0.1:9", "retrieval.chroma_url", "cannot be reached"),
+    ("distributed:\n  redis_url: redis://127.0.0.1:9/0", "distributed.redis_url", "cannot be reached"),
 ])
 def test_check_says_which_server_is_wrong_and_why(tmp_path, section, wrong, said):
     cfg = tmp_path / "c.yaml"
