@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,8 @@ async def wait_for_workers(redis: Any, layout: StreamLayout, n: int, timeout: fl
         if live == n and held == layout.partitions:
             return
         await asyncio.sleep(0.5)
-    raise RuntimeError(f"{n} worker(s) did not take the partitions within {timeout:.0f} s")
+    raise RuntimeError(f"{n} worker(s) did not take the partitions within {timeout:.0f} s "
+                       f"(live {live}, leases held {held})")
 
 
 def settled(engine: sa.Engine) -> tuple[int, int]:
@@ -289,7 +291,10 @@ async def run_once(deployment: Deployment, workers: int, messages: int, rooms: i
 async def main_async(args: argparse.Namespace) -> None:
     print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory(prefix="liveroom-dist-") as tmp:
+    keep = tempfile.mkdtemp(prefix="liveroom-dist-") if args.keep else None
+    with (nullcontext(keep) if keep else tempfile.TemporaryDirectory(prefix="liveroom-dist-")) as tmp:
+        if keep:
+            print(f"keeping {keep}")
         deployment = Deployment(Path(tmp))
         deployment.start()
         try:
@@ -325,6 +330,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rate", type=float, default=40.0, help="messages/s of the latency phase")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (workers' logs)")
     asyncio.run(main_async(parser.parse_args()))
 
 

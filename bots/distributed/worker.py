@@ -76,18 +76,20 @@ class Leases:
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
-    async def tick(self) -> tuple[set[int], set[int]]:
-        """One round; returns (partitions gained, partitions lost)."""
+    async def tick(self) -> tuple[set[int], set[int], set[int]]:
+        """One round; returns (partitions gained, partitions lost, partitions over this worker's share).
+
+        The surplus is not released here: the worker first finishes the work it took in them
+        (`Worker._hand_over`), or its successor would find questions without an outcome and answer
+        them a second time.
+        """
         now = int(time.time() * 1000)
         await self.redis.zadd(self.layout.workers, {self.name: now})
         await self.redis.zremrangebyscore(self.layout.workers, "-inf", now - self.lease_ms)
         live = max(int(await self.redis.zcard(self.layout.workers)), 1)
         share = math.ceil(self.layout.partitions / live)
         lost = await self.renew()
-        for partition in sorted(self.owned, reverse=True)[: max(len(self.owned) - share, 0)]:
-            await self._release(keys=[self.layout.lease(partition)], args=[self.name])
-            self.owned.discard(partition)
-            lost.add(partition)
+        surplus = set(sorted(self.owned, reverse=True)[: max(len(self.owned) - share, 0)])
         gained: set[int] = set()
         # Start where this worker's name points, so two workers do not race for the same partitions.
         start = int(hashlib.sha1(self.name.encode()).hexdigest(), 16) % self.layout.partitions
@@ -100,7 +102,12 @@ class Leases:
             if await self.redis.set(self.layout.lease(partition), self.name, nx=True, px=self.lease_ms):
                 self.owned.add(partition)
                 gained.add(partition)
-        return gained, lost
+        return gained, lost, surplus
+
+    async def release(self, partitions: set[int]) -> None:
+        for partition in sorted(partitions & self.owned):
+            await self._release(keys=[self.layout.lease(partition)], args=[self.name])
+            self.owned.discard(partition)
 
     async def renew(self) -> set[int]:
         """Extend every lease still held; returns the partitions whose lease ran out (now lost)."""
@@ -228,10 +235,13 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 try:
-                    gained, lost = await self.leases.tick()
+                    gained, lost, surplus = await self.leases.tick()
                 except Exception as exc:  # noqa: BLE001 - Redis restarting: keep what runs, try again
                     log.warning("worker %s: cannot reach Redis (%s); retrying", self.name, exc)
-                    gained, lost = set(), set()
+                    gained, lost, surplus = set(), set(), set()
+                if surplus:
+                    await self._hand_over(surplus)
+                    lost |= surplus
                 for partition in lost:
                     self.stats.lost += 1
                     task = self._tasks.pop(partition, None)
@@ -284,6 +294,22 @@ class Worker:
                       self.name, exc)
         elif not loading.done():
             loading.cancel()
+
+    async def _hand_over(self, partitions: set[int]) -> None:
+        """Give partitions to a worker that joined: stop reading them, finish what was taken, release."""
+        for partition in partitions:
+            task = self._tasks.pop(partition, None)
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        keeping = asyncio.create_task(self._keep_leases())
+        try:
+            await self._finish_work(timeout=10.0)
+        finally:
+            keeping.cancel()
+            await asyncio.gather(keeping, return_exceptions=True)
+        await self.leases.release(partitions)
+        log.info("worker %s handed partitions %s over", self.name, sorted(partitions))
 
     async def _keep_leases(self) -> None:
         while True:

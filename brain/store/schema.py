@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -382,8 +383,54 @@ def current_version(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
 
 
+#: The PostgreSQL advisory lock key under which one process at a time migrates (any constant; "lroom").
+_MIGRATION_LOCK = 0x6C726F6F6D
+
+
+@contextmanager
+def _one_migrator(engine: sa.Engine) -> Iterator[None]:
+    """Let one process at a time migrate a database that several share (workers starting together).
+
+    PostgreSQL: a session advisory lock. SQLite (processes on one machine): an exclusive lock on a file
+    beside the database. Without it, two processes both read version 0 and the second fails on the
+    first one's tables ("duplicate key value violates unique constraint schema_version_pkey").
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+                conn.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    try:
+        lock = open(f"{database}.migrate-lock", "a+b")  # noqa: SIM115 - held for the whole block
+    except OSError:  # a folder we cannot write to: the store's own open reports it
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def migrate(engine: sa.Engine) -> tuple[int, int]:
     """Apply missing migrations; returns (version before, version after)."""
+    with _one_migrator(engine):
+        return _migrate(engine)
+
+
+def _migrate(engine: sa.Engine) -> tuple[int, int]:
     with engine.begin() as conn:
         schema_version.create(conn, checkfirst=True)
         before = current_version(conn)

@@ -124,7 +124,8 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_posts_nothing_twice(
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-            for log in sorted(tmp_path.glob("*.log")):
+            failed = sys.exc_info()[0] is not None
+            for log in sorted([*tmp_path.glob("*.log"), *tmp_path.glob("*/liveroom.log")]):
                 text = log.read_text(errors="replace")
-                if "Traceback" in text:
-                    print(f"--- {log.name}\n{text[-4000:]}")
+                if failed or "Traceback" in text:
+                    print(f"--- {log.relative_to(tmp_path)}\n{text[-6000:]}")

@@ -264,3 +264,25 @@ def test_a_stopped_writer_is_reported_and_refuses_new_rows(store):
     assert "writer has stopped" in problem
     with pytest.raises(StoreError, match="writer has stopped"):
         store.record(message(1))
+
+
+def test_processes_starting_together_migrate_one_at_a_time(database_url):
+    """Workers of a deployment start at once on one fresh database: one migrates, the others wait."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_store(_: int) -> tuple[int, int]:
+        store = Store(database_url)
+        try:
+            return store.schema_before, store.schema_version
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(open_store, range(4)))
+    latest = len(schema.MIGRATIONS)
+    assert sorted(opened) == [(0, latest)] + [(latest, latest)] * 3
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        versions = [r[0] for r in conn.execute(sa.select(schema.schema_version.c.version))]
+    engine.dispose()
+    assert versions == list(range(1, latest + 1))
