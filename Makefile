@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test bench bench-answers fit-answers screenshots clean help
+.PHONY: setup run test bench bench-answers bench-distributed fit-answers screenshots clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -47,6 +47,9 @@ bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.m
 	$(MAKE) bench-answers
 
 SHARED_DATA ?= ../shared/data
+
+bench-distributed: setup  ## 200 rooms through real Redis, PostgreSQL and a Chroma server, 1 and 2 workers (needs postgresql, redis-server)
+	$(BIN)/python bench/distributed_load.py --runs 3
 
 bench-answers: setup  ## answers end to end: the sample shop's questions and the shared QA sets (bench/RESULTS.md)
 	$(BIN)/python bench/shop_answers.py

@@ -250,9 +250,14 @@ async def run_once(deployment: Deployment, workers: int, messages: int, rooms: i
             await append(redis, layout, batch[i:i + 1000], sent_at)
         appended = time.monotonic() - started
         stored = asked = 0
+        last, still_since = (-1, -1), time.monotonic()
         while time.monotonic() - started < 1200:
             stored, asked = await asyncio.to_thread(settled, engine)
             if stored >= len(batch) and asked >= expected_questions:
+                break
+            if (stored, asked) != last:
+                last, still_since = (stored, asked), time.monotonic()
+            elif time.monotonic() - still_since > 20:  # nothing moves: report what is missing
                 break
             await asyncio.sleep(0.5)
         seconds = time.monotonic() - started
@@ -275,7 +280,8 @@ async def run_once(deployment: Deployment, workers: int, messages: int, rooms: i
         latencies = sorted(await reply_latencies(redis, layout, sent_trickle, origin))
         return {
             "workers": workers, "rooms": rooms, "messages": len(batch), "questions": expected_questions,
-            "stored": stored, "settled_questions": asked, "append_seconds": round(appended, 2),
+            "stored": stored, "settled_questions": asked, "lost_questions": expected_questions - asked,
+            "append_seconds": round(appended, 2),
             "seconds": round(seconds, 2), "messages_per_s": round(len(batch) / seconds, 1),
             "cpu_seconds": used,
             "latency_rate": rate, "answers_timed": len(latencies),

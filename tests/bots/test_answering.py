@@ -205,3 +205,18 @@ async def test_a_slow_llm_never_stalls_the_room(make_room):
     assert "99 元" in room.out.getvalue()  # the extractive answer, after the model's timeout
     [row] = questions(room.runtime)
     assert row["model"] == "extractive" and row["status"] == "answered"
+
+
+async def test_a_question_merged_into_a_burst_still_being_decided_is_kept(runtime):
+    """A repeat can join a burst whose lead is decided in the same batch (no answer state yet): it is
+    recorded as merged into the lead, not lost (the distributed load benchmark lost 1 in ~6,000)."""
+    from adapters.model import MessageEvent, Room, User
+    from brain.answers.bursts import Burst
+
+    burst = Burst(room="console:test", first_ts=0.0, last_ts=0.0, vector=None, terms=frozenset(),
+                  lead_event_id="lead")
+    event = MessageEvent(event_id="e2", room=Room("console", "test"), author=User("console", "u", "u"),
+                         text="when is the next live?")
+    runtime.answering._merge(burst, event)  # noqa: SLF001 - the path a batch takes
+    rows = runtime.store.iter_questions(room="console:test")
+    assert [(r["event_id"], r["status"], r["merged_into"]) for r in rows] == [("e2", "merged", "lead")]
