@@ -195,11 +195,14 @@ async def append(redis: Any, layout: StreamLayout, batch: list[Any], sent_at: di
 
 async def wait_for_workers(redis: Any, layout: StreamLayout, n: int, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
+    live = held = 0
     while time.monotonic() < deadline:
         live = await redis.zcard(layout.workers)
-        held = sum([bool(await redis.exists(layout.lease(p))) for p in range(layout.partitions)])
-        if live == n and held == layout.partitions:
-            return
+        holders = [await redis.get(layout.lease(p)) for p in range(layout.partitions)]
+        held = sum(h is not None for h in holders)
+        shares = [holders.count(h) for h in set(holders) if h is not None]
+        if live == n and held == layout.partitions and len(shares) == n and min(shares) >= layout.partitions // n:
+            return  # every worker holds its share: the measurement starts balanced
         await asyncio.sleep(0.5)
     raise RuntimeError(f"{n} worker(s) did not take the partitions within {timeout:.0f} s "
                        f"(live {live}, leases held {held})")
@@ -211,6 +214,13 @@ def settled(engine: sa.Engine) -> tuple[int, int]:
                               ).scalar_one()
         asked = conn.execute(sa.select(sa.func.count()).select_from(questions)).scalar_one()
     return stored, asked
+
+
+def _missing(engine: sa.Engine, asked: list[Any]) -> list[list[str]]:
+    """The questions without an outcome row: (room, id, text)."""
+    with engine.connect() as conn:
+        have = {(r[0], r[1]) for r in conn.execute(sa.select(questions.c.room, questions.c.event_id))}
+    return [[e.room.key, e.event_id, e.text] for e in asked if (e.room.key, e.event_id) not in have]
 
 
 async def reply_latencies(redis: Any, layout: StreamLayout, sent_at: dict[str, float],
@@ -262,6 +272,7 @@ async def run_once(deployment: Deployment, workers: int, messages: int, rooms: i
             await asyncio.sleep(0.5)
         seconds = time.monotonic() - started
         used = cpu.used()
+        missing = await asyncio.to_thread(_missing, engine, [e for e in batch if asks(e)])
 
         # Latency at a steady trickle, in rooms whose chat was already heard.
         trickle = to_events(generate(int(rate * latency_seconds), seed=100 + workers), rooms)
@@ -281,6 +292,7 @@ async def run_once(deployment: Deployment, workers: int, messages: int, rooms: i
         return {
             "workers": workers, "rooms": rooms, "messages": len(batch), "questions": expected_questions,
             "stored": stored, "settled_questions": asked, "lost_questions": expected_questions - asked,
+            "lost_examples": missing[:5],
             "append_seconds": round(appended, 2),
             "seconds": round(seconds, 2), "messages_per_s": round(len(batch) / seconds, 1),
             "cpu_seconds": used,

@@ -222,6 +222,8 @@ class Worker:
         self._mine: OrderedDict[tuple[str, str], None] = OrderedDict()
         #: Set to stop waiting for the answers in flight (a second stop signal).
         self.hurry = asyncio.Event()
+        #: Partitions being given to another worker: no new entries are read from them.
+        self._handing_over: set[int] = set()
 
     # ---- the loop --------------------------------------------------------------------
 
@@ -295,19 +297,25 @@ class Worker:
         elif not loading.done():
             loading.cancel()
 
-    async def _hand_over(self, partitions: set[int]) -> None:
-        """Give partitions to a worker that joined: stop reading them, finish what was taken, release."""
-        for partition in partitions:
-            task = self._tasks.pop(partition, None)
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+    async def _hand_over(self, partitions: set[int], deadline: float = 60.0) -> None:
+        """Give partitions to a worker that joined: stop reading them, wait until every entry taken from
+        them is settled (its question's outcome recorded), then release their leases.
+
+        Waiting per entry, not draining the answering as a stop does: the rooms this worker keeps go on
+        asking, and a drain cut short by its timeout would drop the batch in flight.
+        """
+        self._handing_over |= partitions
+        tasks = [self._tasks.pop(p) for p in partitions if p in self._tasks]
         keeping = asyncio.create_task(self._keep_leases())
         try:
-            await self._finish_work(timeout=10.0)
+            done, pending = await asyncio.wait(tasks, timeout=deadline) if tasks else (set(), set())
+            for task in pending:  # a question still unsettled after a minute: its successor takes it up
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             keeping.cancel()
             await asyncio.gather(keeping, return_exceptions=True)
+            self._handing_over -= partitions
         await self.leases.release(partitions)
         log.info("worker %s handed partitions %s over", self.name, sorted(partitions))
 
@@ -352,6 +360,12 @@ class Worker:
                     await self._ensure_group(stream)
                     await self._reclaim(stream, waiting)
                     recover = False
+                if partition in self._handing_over:
+                    await self._acknowledge(stream, waiting)
+                    if not waiting:
+                        return  # everything taken from it is settled: the lease may go
+                    await asyncio.sleep(0.1)
+                    continue
                 reply = await self.redis.xreadgroup(WORKER_GROUP, self.name, {stream: ">"}, count=self.batch,
                                                     block=250)
                 for _, entries in reply or ():
