@@ -14,8 +14,19 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, Mapping
 
-from adapters.model import (CommandEvent, Event, FeedbackEvent, MemberEvent, MessageEvent, Reply, Role, Room,
-                            TranscriptEvent, User, ViewerCountEvent)
+from adapters.model import (
+    CommandEvent,
+    Event,
+    FeedbackEvent,
+    MemberEvent,
+    MessageEvent,
+    Reply,
+    Role,
+    Room,
+    TranscriptEvent,
+    User,
+    ViewerCountEvent,
+)
 
 __all__ = ["WIRE_VERSION", "WireError", "encode_event", "decode_event", "encode_reply", "decode_reply"]
 

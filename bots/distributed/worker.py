@@ -37,8 +37,8 @@ from adapters.base import Adapter, SinkUnavailable
 from adapters.model import CommandEvent, Event, MessageEvent, Reply
 from bots.distributed.streams import WORKER_GROUP, StreamLayout
 from bots.distributed.wire import WireError, decode_event, encode_reply
-from brain.text.questions import detect_question
 from brain.store.schema import events, questions
+from brain.text.questions import detect_question
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis.asyncio import Redis

@@ -215,7 +215,6 @@ async def test_redis_restarted_mid_stream_loses_nothing(redis_server, tmp_path):
 async def test_postgresql_away_for_five_seconds_loses_nothing(redis_server, tmp_path):
     """The store retries its commits; the worker acknowledges nothing the database does not hold yet."""
     import redis.asyncio as aioredis
-
     from conftest import _load_helper
 
     postgres = _load_helper("servers/postgres.py")
