@@ -49,10 +49,10 @@ from brain.store.schema import events, questions  # noqa: E402
 from brain.text.questions import detect_question  # noqa: E402
 
 
-def _helper(name: str) -> Any:
-    """The loopback servers the tests use (tests/servers/), loaded by path."""
-    path = ROOT / "tests" / "servers" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"bench_servers_{name}", path)
+def _servers() -> Any:
+    """The loopback servers the tests use (tests/servers/loopback.py), loaded by path."""
+    path = ROOT / "tests" / "servers" / "loopback.py"
+    spec = importlib.util.spec_from_file_location("bench_loopback_servers", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -87,9 +87,10 @@ class Deployment:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.pg = _helper("postgres").PostgresCluster()
-        self.redis = _helper("redis").RedisServer()
-        self.chroma = _helper("chroma").ChromaServer()
+        servers = _servers()
+        self.pg = servers.PostgresCluster()
+        self.redis = servers.RedisServer()
+        self.chroma = servers.ChromaServer()
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:

@@ -209,20 +209,29 @@ def _load_helper(relative: str) -> Any:
     return sys.modules[name]
 
 
+def start_or_skip(server: Any, unavailable: type[Exception], name: str, required: str) -> Any:
+    """Start a loopback server (tests/servers/loopback.py); skip the test where it cannot start, or fail
+    it where the environment variable ``required`` says the server must be there (CI)."""
+    try:
+        server.start()
+    except unavailable as exc:
+        server.stop()
+        if os.environ.get(required) == "1":
+            pytest.fail(f"{name} is required here ({required}=1) and did not start: {exc}")
+        pytest.skip(f"{name} cannot be started here: {exc}")
+    return server
+
+
+def loopback() -> Any:
+    return _load_helper("servers/loopback.py")
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster():
-    """A throw-away PostgreSQL cluster on loopback for the whole run (tests/servers/postgres.py)."""
-    postgres = _load_helper("servers/postgres.py")
-    PostgresCluster, PostgresUnavailable = postgres.PostgresCluster, postgres.PostgresUnavailable
-
-    cluster = PostgresCluster()
-    try:
-        cluster.start()
-    except PostgresUnavailable as exc:
-        cluster.stop()
-        if os.environ.get("LIVEROOM_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required here (LIVEROOM_REQUIRE_POSTGRES=1) and did not start: {exc}")
-        pytest.skip(f"PostgreSQL cannot be started here: {exc}")
+    """A throw-away PostgreSQL cluster on loopback for the whole run."""
+    servers = loopback()
+    cluster = start_or_skip(servers.PostgresCluster(), servers.PostgresUnavailable, "PostgreSQL",
+                            "LIVEROOM_REQUIRE_POSTGRES")
     yield cluster
     cluster.stop()
 
@@ -242,7 +251,7 @@ def database_url(request, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def chroma_server():
     """The chromadb package's own server (``chroma run``) on loopback for the whole run."""
-    server = _load_helper("servers/chroma.py").ChromaServer()
+    server = loopback().ChromaServer()
     server.start()
     yield server
     server.stop()
@@ -251,14 +260,7 @@ def chroma_server():
 @pytest.fixture
 def redis_server():
     """A fresh Redis on loopback for one test (Debian's redis-server; CI installs it)."""
-    servers = _load_helper("servers/redis.py")
-    server = servers.RedisServer()
-    try:
-        server.start()
-    except servers.RedisUnavailable as exc:
-        server.close()
-        if os.environ.get("LIVEROOM_REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis is required here (LIVEROOM_REQUIRE_REDIS=1) and did not start: {exc}")
-        pytest.skip(f"Redis cannot be started here: {exc}")
+    servers = loopback()
+    server = start_or_skip(servers.RedisServer(), servers.RedisUnavailable, "Redis", "LIVEROOM_REQUIRE_REDIS")
     yield server
     server.close()

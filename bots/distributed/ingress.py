@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from adapters.base import Adapter, SinkUnavailable
 from adapters.model import Event
-from bots.distributed.streams import INGRESS_GROUP, StreamLayout
+from bots.distributed.streams import INGRESS_GROUP, StreamLayout, append
 from bots.distributed.wire import WireError, decode_reply, encode_event
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,21 +58,12 @@ class IngressSink:
         self.stats = stats or IngressStats()
 
     async def __call__(self, event: Event) -> None:
-        stream = self.layout.inbound_of(event.room.key)
-        entry = {"e": encode_event(event)}
-        waited = 0.0
-        while True:
-            try:
-                await self.redis.xadd(stream, entry, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
-                self.stats.events += 1
-                return
-            except Exception as exc:  # noqa: BLE001 - connection refused while Redis restarts
-                if waited >= self.patience:
-                    raise SinkUnavailable(f"Redis has not taken events for {waited:.0f} s: {exc}") from exc
-                if waited == 0.0:
-                    log.warning("ingress: Redis is not taking events (%s); holding them", exc)
-                await asyncio.sleep(0.5)
-                waited += 0.5
+        try:
+            await append(self.redis, self.layout.inbound_of(event.room.key), {"e": encode_event(event)},
+                         maxlen=self.maxlen, patience=self.patience)
+        except Exception as exc:  # noqa: BLE001 - Redis away for longer than our patience
+            raise SinkUnavailable(f"Redis has not taken events for {self.patience:.0f} s: {exc}") from exc
+        self.stats.events += 1
 
 
 class ReplyPump:

@@ -16,10 +16,15 @@ Keys, all under one prefix (``distributed.prefix``, default ``liveroom``):
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import zlib
 from dataclasses import dataclass
+from typing import Any, Mapping
 
-__all__ = ["StreamLayout", "partition_of", "WORKER_GROUP", "INGRESS_GROUP"]
+__all__ = ["StreamLayout", "partition_of", "append", "WORKER_GROUP", "INGRESS_GROUP"]
+
+log = logging.getLogger(__name__)
 
 WORKER_GROUP = "workers"
 INGRESS_GROUP = "ingress"
@@ -59,3 +64,21 @@ class StreamLayout:
     @property
     def dead(self) -> str:
         return f"{self.prefix}:dead"
+
+
+async def append(redis: Any, stream: str, entry: Mapping[str, str], *, maxlen: int, patience: float) -> None:
+    """XADD ``entry``; while Redis is away (restarting), wait and retry for up to ``patience`` seconds,
+    then raise the last error. Holding back is better than dropping: the ingress's adapter, or the
+    worker's answer, waits for Redis instead of losing what it was about to write."""
+    waited = 0.0
+    while True:
+        try:
+            await redis.xadd(stream, dict(entry), maxlen=maxlen, approximate=True)
+            return
+        except Exception as exc:  # noqa: BLE001 - connection refused while Redis restarts
+            if waited >= patience:
+                raise
+            if waited == 0.0:
+                log.warning("Redis is not taking entries for %s (%s); holding them", stream, exc)
+            await asyncio.sleep(0.5)
+            waited += 0.5

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from adapters.base import Adapter, SinkUnavailable
 from adapters.model import CommandEvent, Event, MessageEvent, Reply
-from bots.distributed.streams import WORKER_GROUP, StreamLayout
+from bots.distributed.streams import WORKER_GROUP, StreamLayout, append
 from bots.distributed.wire import WireError, decode_event, encode_reply
 from brain.store.schema import events, questions
 from brain.text.questions import detect_question
@@ -157,18 +157,10 @@ class StreamReplyRoute(Adapter):
     async def send(self, reply: Reply) -> str | None:
         """Append the reply for the ingress; while Redis is away, wait for it (up to ``patience``)."""
         reply_id = self.reply_id(reply)
-        entry = {"e": encode_reply(reply, reply_id=reply_id, source=self.name)}
-        waited = 0.0
-        while True:
-            try:
-                await self.redis.xadd(self.layout.outbound(self.name), entry,  # type: ignore[arg-type]
-                                      maxlen=1_000_000, approximate=True)
-                return reply_id
-            except Exception:  # noqa: BLE001 - connection refused while Redis restarts
-                if waited >= self.patience:
-                    raise
-                await asyncio.sleep(0.5)
-                waited += 0.5
+        await append(self.redis, self.layout.outbound(self.name),
+                     {"e": encode_reply(reply, reply_id=reply_id, source=self.name)},
+                     maxlen=1_000_000, patience=self.patience)
+        return reply_id
 
     async def run(self) -> None:  # the ingress runs the platform; a worker only sends through it
         return None

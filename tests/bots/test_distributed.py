@@ -215,17 +215,11 @@ async def test_redis_restarted_mid_stream_loses_nothing(redis_server, tmp_path):
 async def test_postgresql_away_for_five_seconds_loses_nothing(redis_server, tmp_path):
     """The store retries its commits; the worker acknowledges nothing the database does not hold yet."""
     import redis.asyncio as aioredis
-    from conftest import _load_helper
+    from conftest import loopback, start_or_skip
 
-    postgres = _load_helper("servers/postgres.py")
-    cluster = postgres.PostgresCluster()
-    try:
-        cluster.start()
-    except postgres.PostgresUnavailable as exc:
-        cluster.stop()
-        if os.environ.get("LIVEROOM_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL cannot be started here: {exc}")
+    servers = loopback()
+    cluster = start_or_skip(servers.PostgresCluster(), servers.PostgresUnavailable, "PostgreSQL",
+                            "LIVEROOM_REQUIRE_POSTGRES")
     url = cluster.new_database()
     redis = aioredis.from_url(redis_server.url)
     ingress = Ingress(redis)
