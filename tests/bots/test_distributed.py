@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import sys
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, AsyncIterator
 
 import pytest
 import sqlalchemy as sa
@@ -64,6 +65,27 @@ async def start_worker(redis, data_dir: Path, url: str, name: str) -> tuple[Work
     return worker, asyncio.create_task(worker.run())
 
 
+@asynccontextmanager
+async def serving(redis_url: str, tmp_path: Path, database: str,
+                  *names: str) -> AsyncIterator[tuple[Any, Ingress, list]]:
+    """Redis, the console rooms' ingress and one worker per name; all stopped and closed afterwards."""
+    import redis.asyncio as aioredis
+
+    redis = aioredis.from_url(redis_url)
+    ingress = Ingress(redis)
+    workers = [await start_worker(redis, tmp_path / name, database, name) for name in names]
+    try:
+        yield redis, ingress, workers
+    finally:
+        for worker, task in workers:
+            if not task.done():
+                await worker.stop()
+                await task
+            worker.runtime.close()
+        await ingress.close()
+        await redis.aclose()
+
+
 async def until(condition, timeout: float = 30.0) -> float:
     started = time.monotonic()
     while not condition():
@@ -91,13 +113,8 @@ def counts(url: str) -> tuple[int, int, int]:
 async def test_rooms_are_shared_by_two_workers_and_handed_over_when_one_stops(redis_server, database_url, tmp_path):
     """Each partition has one owner; a worker that stops finishes its answers and hands its rooms over at
     once (a worker killed outright: tests/bots/test_distributed_processes.py)."""
-    import redis.asyncio as aioredis
-
-    redis = aioredis.from_url(redis_server.url)
-    ingress = Ingress(redis)
-    first, first_task = await start_worker(redis, tmp_path / "w1", database_url, "w1")
-    second, second_task = await start_worker(redis, tmp_path / "w2", database_url, "w2")
-    try:
+    async with serving(redis_server.url, tmp_path, database_url, "w1", "w2") as (redis, ingress, workers):
+        (first, first_task), (second, _) = workers
         await until(lambda: len(first.leases.owned) + len(second.leases.owned) == LAYOUT.partitions
                     and first.leases.owned and second.leases.owned)
         assert not first.leases.owned & second.leases.owned  # each partition has one owner
@@ -128,23 +145,11 @@ async def test_rooms_are_shared_by_two_workers_and_handed_over_when_one_stops(re
         await asyncio.sleep(0.3)
         for i in range(ROOMS):                   # and posted once
             assert ingress.printed(i).count("[liveroom]") == 3, ingress.printed(i)
-    finally:
-        for worker, task in ((first, first_task), (second, second_task)):
-            if not task.done():
-                await worker.stop()
-                await task
-            worker.runtime.close()
-        await ingress.close()
-        await redis.aclose()
 
 
 async def test_an_unreadable_entry_is_moved_aside_and_the_worker_goes_on(redis_server, tmp_path):
-    import redis.asyncio as aioredis
-
-    redis = aioredis.from_url(redis_server.url)
-    ingress = Ingress(redis)
-    worker, task = await start_worker(redis, tmp_path / "w", f"sqlite:///{tmp_path / 'db.sqlite'}", "solo")
-    try:
+    async with serving(redis_server.url, tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", "solo") as (
+            redis, ingress, [(worker, _)]):
         stream = LAYOUT.inbound_of("console:room3")
         await redis.xadd(stream, {"e": "{not json"})
         await redis.xadd(stream, {"e": '{"v": 99, "type": "MessageEvent"}'})
@@ -160,12 +165,6 @@ async def test_an_unreadable_entry_is_moved_aside_and_the_worker_goes_on(redis_s
                 break
             await asyncio.sleep(0.05)
         assert (await redis.xpending(stream, "workers"))["pending"] == 0
-    finally:
-        await worker.stop()
-        await task
-        worker.runtime.close()
-        await ingress.close()
-        await redis.aclose()
 
 
 async def _type_in_background(ingress: Ingress, line: str, rooms: range) -> asyncio.Task:
@@ -184,13 +183,8 @@ async def _settled_counts(worker: Worker, url: str) -> tuple[int, int, int]:
 
 async def test_redis_restarted_mid_stream_loses_nothing(redis_server, tmp_path):
     """The ingress holds what it receives while Redis is away; the worker waits and catches up."""
-    import redis.asyncio as aioredis
-
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    redis = aioredis.from_url(redis_server.url)
-    ingress = Ingress(redis)
-    worker, task = await start_worker(redis, tmp_path / "w", url, "solo")
-    try:
+    async with serving(redis_server.url, tmp_path, url, "solo") as (redis, ingress, [(worker, _)]):
         for i in range(ROOMS):
             await ingress.rooms[i].handle_line("how much is the course?")
         await until(lambda: all("349" in ingress.printed(i) for i in range(ROOMS)))
@@ -204,47 +198,31 @@ async def test_redis_restarted_mid_stream_loses_nothing(redis_server, tmp_path):
         assert inbound == distinct == 2 * ROOMS and asked == 2 * ROOMS
         await asyncio.sleep(0.5)
         assert all(ingress.printed(i).count("[liveroom]") == 2 for i in range(ROOMS))
-    finally:
-        await worker.stop()
-        await task
-        worker.runtime.close()
-        await ingress.close()
-        await redis.aclose()
 
 
 async def test_postgresql_away_for_five_seconds_loses_nothing(redis_server, tmp_path):
     """The store retries its commits; the worker acknowledges nothing the database does not hold yet."""
-    import redis.asyncio as aioredis
     from conftest import loopback, start_or_skip
 
     servers = loopback()
     cluster = start_or_skip(servers.PostgresCluster(), servers.PostgresUnavailable, "PostgreSQL",
-                            "LIVEROOM_REQUIRE_POSTGRES")
+                            "LIVEROOM_REQUIRE_POSTGRES")  # its own: this test stops it for a while
     url = cluster.new_database()
-    redis = aioredis.from_url(redis_server.url)
-    ingress = Ingress(redis)
-    worker, task = await start_worker(redis, tmp_path / "w", url, "solo")
     try:
-        for i in range(ROOMS):
-            await ingress.rooms[i].handle_line("how much is the course?")
-        await until(lambda: all("349" in ingress.printed(i) for i in range(ROOMS)))
-        await asyncio.to_thread(cluster.pause)
-        typing = await _type_in_background(ingress, "do you ship to canada?", range(ROOMS))
-        await asyncio.sleep(5.0)
-        await asyncio.to_thread(cluster.resume)
-        await typing
-        await until(lambda: all(ingress.printed(i).count("[liveroom]") == 2 for i in range(ROOMS)), 60)
-        inbound, distinct, asked = await _settled_counts(worker, url)
-        assert inbound == distinct == 2 * ROOMS and asked == 2 * ROOMS
-        pending = sum([(await redis.xpending(LAYOUT.inbound(p), "workers"))["pending"]
-                       for p in range(LAYOUT.partitions)])
-        assert pending == 0 or await _eventually_acknowledged(redis)
+        async with serving(redis_server.url, tmp_path, url, "solo") as (redis, ingress, [(worker, _)]):
+            for i in range(ROOMS):
+                await ingress.rooms[i].handle_line("how much is the course?")
+            await until(lambda: all("349" in ingress.printed(i) for i in range(ROOMS)))
+            await asyncio.to_thread(cluster.pause)
+            typing = await _type_in_background(ingress, "do you ship to canada?", range(ROOMS))
+            await asyncio.sleep(5.0)
+            await asyncio.to_thread(cluster.resume)
+            await typing
+            await until(lambda: all(ingress.printed(i).count("[liveroom]") == 2 for i in range(ROOMS)), 60)
+            inbound, distinct, asked = await _settled_counts(worker, url)
+            assert inbound == distinct == 2 * ROOMS and asked == 2 * ROOMS
+            assert await _eventually_acknowledged(redis)
     finally:
-        await worker.stop()
-        await task
-        worker.runtime.close()
-        await ingress.close()
-        await redis.aclose()
         cluster.stop()
 
 
