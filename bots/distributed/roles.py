@@ -128,8 +128,6 @@ async def serve_worker(runtime: "Runtime", redis: "object", section: "Distribute
     worker hands its partitions back (bounded: 30 s, or at once on a second signal)."""
     layout = layout_of(section)
     worker = Worker(runtime, redis, layout, name=name, lease_seconds=section.lease_seconds)  # type: ignore[arg-type]
-    for name_ in runtime.config.adapters.model_fields:  # every reply route a room may name
-        worker.add_route(name_)
     stop, hard = asyncio.Event(), asyncio.Event()
     installed = _on_stop_signals(stop, hard=hard)
     if runtime.answering is not None or runtime.products is not None:

@@ -28,7 +28,7 @@ import os
 import socket
 import time
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -179,7 +179,6 @@ class WorkerStats:
     acked: int = 0
     gained: int = 0
     lost: int = 0
-    partitions: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -189,6 +188,8 @@ class _Waiting:
     entry_id: str
     event: Event | None
     since: float
+    #: It asked a question: it waits for the question's outcome too (worked out once, not every round).
+    asks: bool = False
     flushed: bool = False
 
 
@@ -247,7 +248,6 @@ class Worker:
                                                                  name=f"partition:{partition}")
                 if gained or lost:
                     log.info("worker %s owns partitions %s", self.name, sorted(self.leases.owned))
-                self.stats.partitions = set(self.leases.owned)
                 try:
                     await asyncio.wait_for(self._stopping.wait(), self.lease_seconds / 3)
                 except asyncio.TimeoutError:
@@ -420,10 +420,11 @@ class Worker:
             await self.redis.xadd(self.layout.dead, {"stream": stream, "entry": entry_id, "error": str(exc),
                                                      "e": raw if raw is not None else ""})
             return _Waiting(entry_id, None, time.monotonic())
+        waiting = _Waiting(entry_id, event, time.monotonic(), asks=self._asks(event))
         self.add_route(event.source)
         key = (event.room.key, event.event_id)
         if key in self._mine:
-            return _Waiting(entry_id, event, time.monotonic())  # worked on here already
+            return waiting  # worked on here already
         self._mine[key] = None
         if len(self._mine) > 500_000:
             self._mine.popitem(last=False)
@@ -432,7 +433,7 @@ class Worker:
             await self._redeliver(event)
         else:
             await self.runtime.router.dispatch(event)
-        return _Waiting(entry_id, event, time.monotonic())
+        return waiting
 
     def add_route(self, source: str) -> None:
         """Replies to events from adapter ``source`` go to its ingress's outbound stream."""
@@ -471,10 +472,10 @@ class Worker:
                 return  # the database is away: nothing is acknowledged before it holds the events
             for w in waiting:
                 w.flushed = True
-        pending = [w for w in waiting if w.event is not None and self._asks(w.event)]
-        settled = await asyncio.to_thread(self._settled, [w.event for w in pending])  # type: ignore[misc]
+        asked = [w.event for w in waiting if w.asks and w.event is not None]
+        settled = await asyncio.to_thread(self._settled, asked)
         now = time.monotonic()
-        done = [w for w in waiting if w.event is None or not self._asks(w.event)
+        done = [w for w in waiting if not w.asks or w.event is None
                 or (w.event.room.key, w.event.event_id) in settled or now - w.since > self.ack_deadline]
         if done:
             await self.redis.xack(stream, WORKER_GROUP, *[w.entry_id for w in done])
