@@ -65,7 +65,8 @@ def configured_adapters(config: Config) -> list[Adapter]:
         adapters.append(DiscordAdapter(discord.token, name="discord", guild_ids=discord.guild_ids,
                                        host_roles=discord.roles.host, mod_roles=discord.roles.mod,
                                        channel_budget=discord.channel_budget, api_base=discord.api_base,
-                                       gateway_url=discord.gateway_url, bot_name=config.bot.name))
+                                       gateway_url=discord.gateway_url, bot_name=config.bot.name,
+                                       shard_count=discord.shard_count, shard_ids=discord.shard_ids))
     telegram = config.adapters.telegram
     if telegram.enabled:
         from adapters.telegram import TelegramAdapter  # imported only when used

@@ -134,17 +134,19 @@ def make_config(**sections: Any):
 
 
 @pytest.fixture
-async def runtime(data_dir: Path):
-    """A real runtime (real SQLite store, registry, router, brain) in a temp data dir."""
-    from bots.app import Runtime
-
-    rt = Runtime.build(make_config(), data_dir)
+async def runtime(data_dir: Path, deployment):
+    """A real runtime (real store, registry, router, brain) in a temp data dir, for the deployment."""
+    rt = deployment.build(data_dir)
     yield rt
     await close_runtime(rt)
 
 
 async def close_runtime(rt: Any) -> None:
-    """End a runtime a test drove without `Runtime.serve`: what serve's shutdown does, in the same order."""
+    """End a runtime a test drove without `Runtime.serve`: what serve's shutdown does, in the same order
+    (on the distributed deployment its worker does this as it stops)."""
+    cluster = _CLUSTERS.pop(id(rt), None)
+    if cluster is not None:
+        await cluster.close()
     if rt.answering is not None:
         await rt.answering.drain()
     if rt.moderation is not None:
@@ -153,17 +155,30 @@ async def close_runtime(rt: Any) -> None:
     rt.close()
 
 
-class ConsoleRoom:
-    """errbot-style test backend: the real console adapter, driven in-process."""
+#: runtime id → the ingress and worker serving it, for the rooms of the distributed deployment
+_CLUSTERS: dict[int, Any] = {}
 
-    def __init__(self, runtime: Any, name: str = "console") -> None:
+
+class ConsoleRoom:
+    """errbot-style test backend: the real console adapter, driven in-process.
+
+    Given a ``deployment`` (the fixture), the room is served the way that deployment serves it: on the
+    distributed one its lines go through Redis to a worker and the replies come back the same way.
+    """
+
+    def __init__(self, runtime: Any, name: str = "console", deployment: Any = None) -> None:
         from adapters.console import ConsoleAdapter
 
         self.runtime = runtime
         self.out = io.StringIO()
         self.adapter = ConsoleAdapter(room="test", user="viewer1", name=name, stdin=io.StringIO(""),
                                       stdout=self.out, prompt=False)
-        runtime.router.attach(self.adapter)
+        self.cluster = deployment.cluster(runtime) if deployment is not None else None
+        if self.cluster is None:
+            runtime.router.attach(self.adapter)
+        else:
+            _CLUSTERS[id(runtime)] = self.cluster
+            self.cluster.add(self.adapter)
 
     async def as_user(self, name: str, role: str = "viewer") -> None:
         await self.adapter.handle_line(f"/as {role} {name}")
@@ -173,8 +188,12 @@ class ConsoleRoom:
 
         With ``settle``, also waits until the bot answered every queued question.
         """
+        if self.cluster is not None:
+            await self.cluster.start()
         start = self.out.tell()
         await self.adapter.handle_line(line)
+        if self.cluster is not None:
+            await self.cluster.caught_up()
         if settle:
             await self.settle()
         self.out.seek(start)
@@ -185,11 +204,27 @@ class ConsoleRoom:
     async def settle(self) -> None:
         if self.runtime.answering is not None:
             await self.runtime.answering.drain()
+        await self.delivered()
+
+    async def delivered(self) -> None:
+        """Wait until what the bot wrote so far is printed (at once in one process)."""
+        if self.cluster is not None and self.cluster.worker is not None:
+            await self.cluster.delivered()
+
+    async def end(self) -> None:
+        """This life of the bot ends (a restart may follow): the answers in flight finish, the runtime
+        closes (on the distributed deployment the worker stops as on SIGTERM)."""
+        if self.cluster is not None:
+            _CLUSTERS.pop(id(self.runtime), None)
+            await self.cluster.close()
+        elif self.runtime.answering is not None:
+            await self.runtime.answering.drain()
+        self.runtime.close()
 
 
 @pytest.fixture
-def room(runtime) -> ConsoleRoom:
-    return ConsoleRoom(runtime)
+def room(runtime, deployment) -> ConsoleRoom:
+    return ConsoleRoom(runtime, deployment=deployment)
 
 
 # ---- the database every store test runs on: SQLite and a real PostgreSQL ---------------------------
@@ -264,3 +299,35 @@ def redis_server():
     server = start_or_skip(servers.RedisServer(), servers.RedisUnavailable, "Redis", "LIVEROOM_REQUIRE_REDIS")
     yield server
     server.close()
+
+
+# ---- how the feature tests run the bot: one process, or ingress + worker through Redis ---------------
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules marked ``both_deployments`` run each test on both deployments; the rest on one process."""
+    definition = metafunc.definition
+    if ("deployment" in metafunc.fixturenames and definition.get_closest_marker("both_deployments")
+            and not definition.get_closest_marker("one_process")):
+        metafunc.parametrize("deployment", ["embedded", "distributed"], indirect=True)
+
+
+@pytest.fixture
+async def deployment(request):
+    """How the bot runs (tests/deployments.py): one process on SQLite, or an ingress and a worker through
+    a real Redis on PostgreSQL and the Chroma server."""
+    deployments = _load_helper("deployments.py")
+    if getattr(request, "param", "embedded") == "embedded":
+        yield deployments.Embedded(make_config)
+        return
+    chosen = distributed_deployment(request)
+    try:
+        yield chosen
+    finally:
+        await chosen.close()
+
+
+def distributed_deployment(request: Any) -> Any:
+    """The distributed deployment on this test's Redis and the session's PostgreSQL and Chroma server."""
+    cluster = request.getfixturevalue("postgres_cluster")
+    return _load_helper("deployments.py").Distributed(
+        make_config, redis_url=request.getfixturevalue("redis_server").url, new_database=cluster.new_database,
+        chroma_url=request.getfixturevalue("chroma_server").url)

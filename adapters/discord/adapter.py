@@ -23,18 +23,25 @@ Discord message per outbox slot. Replies to slash commands answer the
 interaction itself (see `_InteractionTicket`) and bypass the outbox: they are
 not channel posts, and merging them into another reply would leave the
 interaction unanswered.
+
+Sharding (``shard_count``, ``shard_ids``): the client is discord.py's
+`discord.AutoShardedClient`, one gateway connection per shard, and everything
+above works the same for every shard (REST is not tied to a shard). A process
+may run a subset of the shards (``shard_ids``), so a big bot's guilds can be
+split over several ingress processes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any, Coroutine, Generic, Iterator, Sequence, TypeVar
+from typing import Any, Coroutine, Generic, Iterator, Literal, Sequence, TypeVar
 
 import discord
 import yarl
@@ -44,7 +51,7 @@ from discord.http import Route
 from adapters.base import Adapter, AdapterError
 from adapters.commands import CommandSpec
 from adapters.discord import translate
-from adapters.discord.translate import Context, Ignored, RoleInfo, ChannelInfo, RolePolicy
+from adapters.discord.translate import ChannelInfo, Context, Ignored, RoleInfo, RolePolicy
 from adapters.model import CommandEvent, FeedbackEvent, Reply, Role, User
 from adapters.outbox import Budget, Outbox
 from adapters.text import split_message
@@ -78,6 +85,7 @@ _INTERACTION_TTL = 14 * 60.0  # interaction tokens live 15 minutes; keep a margi
 _INTERACTION_WAIT = 5.0  # how long a reply waits for discord.py's Interaction object
 _STOP_FLUSH = 3.0  # seconds stop() lets queued replies go out before closing
 _REMEMBERED = 10_000  # how many of our message ids we remember for feedback
+_IDENTIFY_WINDOW = 5.0  # seconds; Discord allows max_concurrency IDENTIFYs per window, one per bucket
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -259,17 +267,22 @@ class _InteractionTicket:
 # ---- the client ---------------------------------------------------------------------------
 
 
-class _Client(discord.Client):
-    """A discord.Client that hands raw dispatches and Interaction objects to the adapter."""
+class _AdapterHooks:
+    """What both clients share: our options, raw dispatches and Interaction objects handed to the adapter.
 
-    def __init__(self, adapter: "DiscordAdapter", intents: discord.Intents) -> None:
-        super().__init__(
+    Mixed in before `discord.Client` or `discord.AutoShardedClient`; discord.py
+    finds the ``on_*`` handlers on the instance, whatever class defines them.
+    """
+
+    def __init__(self, adapter: "DiscordAdapter", intents: discord.Intents, **options: Any) -> None:
+        super().__init__(  # type: ignore[call-arg]
             intents=intents,
             enable_debug_events=True,  # on_socket_raw_receive: we translate the documented JSON
             chunk_guilds_at_startup=False,  # roles come with each payload; no member lists needed
             member_cache_flags=discord.MemberCacheFlags.none(),
             max_messages=None,  # no message cache: edits and deletes are ignored anyway
             allowed_mentions=discord.AllowedMentions.none(),  # nothing pings unless a send says so
+            **options,
         )
         self._adapter = adapter
 
@@ -278,6 +291,124 @@ class _Client(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         self._adapter._on_interaction_object(interaction)
+
+
+class _Client(_AdapterHooks, discord.Client):
+    """One gateway connection (no sharding configured)."""
+
+
+class _IdentifyPacing:
+    """Space IDENTIFYs as Discord allows: ``max_concurrency`` per 5 s, one per bucket ``shard_id % max_concurrency``.
+
+    discord.py's default waits 5 s before every IDENTIFY but the first, so a
+    big bot (max_concurrency 16 and more) would start its shards one by one,
+    many times slower than Discord allows.
+    """
+
+    def __init__(self, max_concurrency: int = 1, window: float = _IDENTIFY_WINDOW) -> None:
+        self.max_concurrency = max(1, max_concurrency)
+        self.window = window
+        self._last: dict[int, float] = {}  # bucket → when its last IDENTIFY went out
+
+    async def wait(self, shard_id: int) -> None:
+        bucket = shard_id % self.max_concurrency
+        while (delay := self._last.get(bucket, -self.window) + self.window - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+        self._last[bucket] = time.monotonic()
+
+
+class _ShardedClient(_AdapterHooks, discord.AutoShardedClient):
+    """One gateway connection per shard: ``shard_count`` of them (None: as many as Discord says), or ``shard_ids``.
+
+    ``gateway`` is the adapter's ``gateway_url`` override. discord.py connects
+    shards to the url ``GET /gateway/bot`` gives when it asks for the shard
+    count, else to ``DiscordWebSocket.DEFAULT_GATEWAY`` (which `_Endpoints`
+    overrides); the override wins in both cases.
+    """
+
+    def __init__(self, adapter: "DiscordAdapter", intents: discord.Intents, *, shard_count: int | None,
+                 shard_ids: Sequence[int] | None, gateway: yarl.URL | None) -> None:
+        super().__init__(adapter, intents, shard_count=shard_count,
+                         shard_ids=list(shard_ids) if shard_ids is not None else None)
+        self._gateway_override = gateway
+        self._pacing = _IdentifyPacing()
+        self._launching: set[asyncio.Future[None]] = set()
+
+    async def setup_hook(self) -> None:
+        """After login: how many IDENTIFYs Discord allows at once (``GET /gateway/bot``), for the pacing."""
+        try:
+            limits = await self.fetch_session_start_limits()
+        except (discord.HTTPException, discord.GatewayNotFound) as exc:
+            log.warning("discord: cannot read the session start limits (%s); identifying one shard per %.0f s",
+                        exc, _IDENTIFY_WINDOW)
+            return
+        self._pacing.max_concurrency = max(1, limits.max_concurrency)
+        starts = len(self.shard_ids) if self.shard_ids else self.shard_count or 1  # "auto": at least one
+        if limits.remaining < starts:
+            log.warning("discord: only %d session starts left today for %d shards (resets in %.0f s)",
+                        limits.remaining, starts, limits.reset_after / 1000)
+
+    async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
+        if self.is_closed():  # stopped while shards were starting: discord.py would go on (and retry) for ever
+            return
+        if initial:  # the shard count is known now (asked of Discord if it was "auto")
+            log.info("discord: this process runs shards %s of %d (%d IDENTIFYs per %.0f s)",
+                     _ranges(self._connection.shard_ids), self.shard_count, self._pacing.max_concurrency,
+                     _IDENTIFY_WINDOW)
+        # A task close() can cancel: a shard half-way through connecting (or waiting its turn to
+        # IDENTIFY) is not among the shards discord.py closes, and would go on once the client closed.
+        launch = asyncio.ensure_future(super().launch_shard(self._gateway_override or gateway, shard_id,
+                                                            initial=initial))
+        self._launching.add(launch)
+        try:
+            await asyncio.wait({launch})
+        except asyncio.CancelledError:
+            launch.cancel()
+            raise
+        finally:
+            self._launching.discard(launch)
+        if not launch.cancelled():
+            launch.result()
+
+    async def close(self) -> None:
+        for launch in list(self._launching):
+            launch.cancel()
+        await super().close()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self._pacing.wait(shard_id or 0)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.debug("discord: shard %d ready", shard_id)
+
+
+def _ranges(ids: Sequence[int]) -> str:
+    """``0-3, 7`` for [0, 1, 2, 3, 7]: a thousand shard ids in one log line."""
+    out: list[str] = []
+    for _, run in itertools.groupby(enumerate(sorted(ids)), lambda p: p[1] - p[0]):
+        values = [v for _, v in run]
+        out.append(f"{values[0]}-{values[-1]}" if len(values) > 1 else str(values[0]))
+    return ", ".join(out)
+
+
+def _shard_problem(shard_count: object, shard_ids: Sequence[int] | None) -> str | None:
+    """What is wrong with a sharding setup, or None (the config checks the same, naming its keys)."""
+    if shard_count is not None and shard_count != "auto" and (
+            isinstance(shard_count, bool) or not isinstance(shard_count, int) or shard_count < 1):
+        return f"shard_count must be None, 'auto' or a number of shards of at least 1, not {shard_count!r}"
+    if shard_ids is None:
+        return None
+    if not isinstance(shard_count, int):
+        return "shard_ids needs a number in shard_count (the total over all processes), not 'auto' or None"
+    if not shard_ids:
+        return "shard_ids is empty: list the shards this process runs, or leave it out for all"
+    wrong = [i for i in shard_ids if not 0 <= i < shard_count]
+    if wrong:
+        return f"shard_ids: {wrong[0]} is not a shard of {shard_count} (ids run from 0 to {shard_count - 1})"
+    twice = sorted(i for i, n in Counter(shard_ids).items() if n > 1)
+    if twice:
+        return f"shard_ids lists shard {twice[0]} more than once"
+    return None
 
 
 def _intents(*, members: bool) -> discord.Intents:
@@ -298,6 +429,12 @@ _BAD_TOKEN = ("discord: Discord rejected the bot token (HTTP 401). Copy the toke
 _NO_MESSAGE_CONTENT = ("discord: Discord refused the gateway connection (4014, disallowed intents). Enable "
                        "'Message Content Intent' under Applications > your app > Bot > Privileged Gateway "
                        "Intents; the bot cannot read chat without it.")
+_SHARDING = {
+    4010: ("discord: Discord refused a shard (4010, invalid shard): check adapters.discord.shard_count and "
+           "shard_ids (ids run from 0 to shard_count - 1)"),
+    4011: ("discord: Discord requires sharding for this bot (4011, it is in too many servers for one "
+           "connection): set adapters.discord.shard_count: auto"),
+}
 
 
 class DiscordAdapter(Adapter):
@@ -316,6 +453,11 @@ class DiscordAdapter(Adapter):
     Server Members intent (join/leave events); if the portal does not grant it,
     the adapter reconnects without it. ``defer_after`` is how long a slash
     command may wait for its reply before it is deferred (Discord allows 3 s).
+    ``shard_count`` shards the gateway connection (`discord.AutoShardedClient`):
+    None is one connection, ``"auto"`` as many shards as Discord recommends
+    (``GET /gateway/bot``), a number that many. ``shard_ids`` runs only those
+    shards of ``shard_count`` (a number then) in this process, so a big bot's
+    shards can be split over several processes; None runs them all.
 
     The Message Content intent must be enabled in the developer portal: it is
     privileged, and without it Discord refuses the connection (4014), which
@@ -338,6 +480,8 @@ class DiscordAdapter(Adapter):
         bot_name: str | None = None,
         member_events: bool = True,
         defer_after: float = 1.0,
+        shard_count: int | Literal["auto"] | None = None,
+        shard_ids: Sequence[int] | None = None,
     ) -> None:
         super().__init__(name)
         if not token or not token.strip():
@@ -345,16 +489,21 @@ class DiscordAdapter(Adapter):
                                "developer portal (Bot > Reset Token)")
         if channel_budget < 1:
             raise ValueError("channel_budget must be at least 1")
+        problem = _shard_problem(shard_count, shard_ids)
+        if problem is not None:
+            raise ValueError(problem)
         self._token = token.strip()
         self.guild_ids = tuple(int(g) for g in guild_ids)
         self.policy = RolePolicy.from_names(host_roles, mod_roles)
         self.bot_name = bot_name
         self.member_events = member_events
         self.defer_after = max(0.0, defer_after)
+        self.shard_count = shard_count
+        self.shard_ids = tuple(shard_ids) if shard_ids is not None else None
         self._endpoints = _Endpoints(api_base, gateway_url)
         self._outbox = Outbox(self._deliver, per_room=[Budget(channel_budget, _BUDGET_WINDOW)], max_chars=MAX_CHARS)
         self._specs: tuple[CommandSpec, ...] | None = None
-        self._client: _Client | None = None
+        self._client: discord.Client | None = None
         self._ctx: Context | None = None
         self._stopping = False
         self._tickets: _Recent[str, _InteractionTicket] = _Recent(1000)
@@ -376,7 +525,7 @@ class DiscordAdapter(Adapter):
         members = self.member_events
         with self._endpoints.applied():
             while not self._stopping:
-                client = self._client = _Client(self, _intents(members=members))
+                client = self._client = self._new_client(_intents(members=members))
                 try:
                     await self._serve(client)
                     return
@@ -389,7 +538,13 @@ class DiscordAdapter(Adapter):
                 finally:
                     await self._close_client(client)
 
-    async def _serve(self, client: _Client) -> None:
+    def _new_client(self, intents: discord.Intents) -> discord.Client:
+        if self.shard_count is None:
+            return _Client(self, intents)
+        return _ShardedClient(self, intents, shard_count=None if self.shard_count == "auto" else self.shard_count,
+                              shard_ids=self.shard_ids, gateway=self._endpoints.gateway)
+
+    async def _serve(self, client: discord.Client) -> None:
         try:
             await client.login(self._token)
         except discord.LoginFailure:
@@ -406,6 +561,8 @@ class DiscordAdapter(Adapter):
         except discord.ConnectionClosed as exc:
             if exc.code == 4004:
                 raise AdapterError(_BAD_TOKEN) from None
+            if exc.code in (4010, 4011):
+                raise AdapterError(_SHARDING[exc.code]) from None
             raise AdapterError(f"discord: the gateway closed the connection with code {exc.code} "
                                f"({exc.reason or 'no reason given'})") from None
 
@@ -417,7 +574,7 @@ class DiscordAdapter(Adapter):
         if self._client is not None:
             await self._close_client(self._client)
 
-    async def _close_client(self, client: _Client) -> None:
+    async def _close_client(self, client: discord.Client) -> None:
         for task in list(self._background):
             task.cancel()
         if not client.is_closed():
@@ -590,7 +747,7 @@ class DiscordAdapter(Adapter):
         for emoji in translate.FEEDBACK_EMOJI:
             await message.add_reaction(emoji)
 
-    def _require_client(self) -> _Client:
+    def _require_client(self) -> discord.Client:
         if self._client is None or self._client.is_closed():
             raise AdapterError(f"discord adapter {self.name!r} is not connected")
         return self._client

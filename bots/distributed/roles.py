@@ -7,8 +7,8 @@
 
 ``--role all`` (the default) is the single process of `Runtime.serve`: no Redis at all.
 
-Not yet in a distributed deployment (docs/scaling.md): the scheduler and the dashboard, which run in
-the single process only.
+Scheduled messages fire from the worker holding their room's partition. Not yet in a distributed
+deployment (docs/scaling.md): the dashboard, which runs in the single process only.
 """
 
 from __future__ import annotations
@@ -130,10 +130,6 @@ async def serve_worker(runtime: "Runtime", redis: "object", section: "Distribute
     worker = Worker(runtime, redis, layout, name=name, lease_seconds=section.lease_seconds)  # type: ignore[arg-type]
     stop, hard = asyncio.Event(), asyncio.Event()
     installed = _on_stop_signals(stop, hard=hard)
-    if runtime.answering is not None or runtime.products is not None:
-        runtime.brain.start()
-    if runtime.moderation is not None:
-        await runtime.moderation.start()
 
     async def hurry_on_second_signal() -> None:
         await hard.wait()
@@ -147,10 +143,6 @@ async def serve_worker(runtime: "Runtime", redis: "object", section: "Distribute
         await running
     finally:
         hurrying.cancel()
-        if runtime.audience is not None:
-            await runtime.audience.drain()
-        await runtime.brain.aclose()
-        await asyncio.to_thread(runtime.store.flush)
         loop = asyncio.get_running_loop()
         for sig in installed:
             loop.remove_signal_handler(sig)

@@ -16,6 +16,10 @@ question answered twice across a failover is still posted once.
 
 An entry no worker can read (not JSON, an unknown wire version) goes to ``{prefix}:dead`` with the
 reason, is acknowledged and counted; the worker goes on.
+
+Scheduled messages follow the partitions too (`ScheduleService.partition_by`): the worker holding a
+partition's lease fires the jobs of its rooms, so a room's promos count the chat this worker sees,
+and a dead worker's rooms bring their schedules along.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import sqlalchemy as sa
 
 from adapters.base import Adapter, SinkUnavailable
 from adapters.model import CommandEvent, Event, MessageEvent, Reply
-from bots.distributed.streams import WORKER_GROUP, StreamLayout, append
+from bots.distributed.streams import WORKER_GROUP, StreamLayout, append, partition_of
 from bots.distributed.wire import WireError, decode_event, encode_reply
 from brain.store.schema import events, questions
 from brain.text.questions import detect_question
@@ -177,6 +181,8 @@ class WorkerStats:
     redelivered: int = 0
     dead_letters: int = 0
     acked: int = 0
+    #: new entries (not taken over) whose event went through the router, or the dead letters
+    handled: int = 0
     gained: int = 0
     lost: int = 0
 
@@ -217,16 +223,28 @@ class Worker:
         self.hurry = asyncio.Event()
         #: Partitions being given to another worker: no new entries are read from them.
         self._handing_over: set[int] = set()
+        #: Partitions whose scheduled messages fire here (follows the leases, `_follow_schedule`).
+        self._scheduling: set[int] = set()
 
     # ---- the loop --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Hold leases and consume the owned partitions until `stop`; then hand the leases back.
+        """Start the runtime's parts, hold leases and consume the owned partitions until `stop`; then
+        finish the work in flight, hand the leases back and end the parts, as `Runtime.serve` does.
 
         A worker takes no room before its knowledge base is loaded: a room it owned meanwhile would wait
         for the load, and the load's seconds of CPU can delay the lease renewals past their expiry.
         """
+        runtime = self.runtime
+        if runtime.answering is not None or runtime.products is not None:
+            runtime.brain.start()
+        if runtime.moderation is not None:
+            await runtime.moderation.start()
         await self._get_ready()
+        schedule = self.runtime.schedule
+        if schedule is not None:
+            schedule.partition_by(lambda room_key: partition_of(room_key, self.layout.partitions))
+            await schedule.start()
         try:
             while not self._stopping.is_set():
                 try:
@@ -246,6 +264,7 @@ class Worker:
                     self.stats.gained += 1
                     self._tasks[partition] = asyncio.create_task(self._consume(partition),
                                                                  name=f"partition:{partition}")
+                await self._follow_schedule()
                 if gained or lost:
                     log.info("worker %s owns partitions %s", self.name, sorted(self.leases.owned))
                 try:
@@ -253,20 +272,33 @@ class Worker:
                 except asyncio.TimeoutError:
                     pass
         finally:
-            for task in self._tasks.values():
-                task.cancel()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-            self._tasks.clear()
-            keeping = asyncio.create_task(self._keep_leases())  # while the answers in flight finish
+            # No new entries; the answers in flight finish; the partitions acknowledge what is now settled,
+            # so the next owner finds nothing pending (what is left is taken up again, as after a crash).
+            self._handing_over |= set(self._tasks)
+            keeping = asyncio.create_task(self._keep_leases())
             try:
                 await self._finish_work()
+                if self._tasks:
+                    await asyncio.wait(list(self._tasks.values()), timeout=2.0)
             finally:
                 keeping.cancel()
                 await asyncio.gather(keeping, return_exceptions=True)
+                for task in self._tasks.values():
+                    task.cancel()
+                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+                self._tasks.clear()
+                self._handing_over.clear()
+            if schedule is not None:
+                await schedule.shutdown()
+                self._scheduling.clear()
             try:
                 await self.leases.release_all()
             except Exception:  # noqa: BLE001 - Redis gone at exit: the leases expire on their own
                 pass
+            if runtime.audience is not None:
+                runtime.audience_summary = await runtime.audience.drain()
+            await runtime.brain.aclose()
+            await asyncio.to_thread(runtime.store.flush)
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -308,8 +340,30 @@ class Worker:
             keeping.cancel()
             await asyncio.gather(keeping, return_exceptions=True)
             self._handing_over -= partitions
+        if self.runtime.schedule is not None:  # before the lease goes: one scheduler per room at a time
+            for partition in partitions & self._scheduling:
+                self.runtime.schedule.close_partition(partition)
+            self._scheduling -= partitions
         await self.leases.release(partitions)
         log.info("worker %s handed partitions %s over", self.name, sorted(partitions))
+
+    async def _follow_schedule(self) -> None:
+        """Fire the scheduled messages of the partitions held, and of no other; a table that cannot be
+        opened (the database away) is tried again next round."""
+        schedule = self.runtime.schedule
+        if schedule is None:
+            return
+        for partition in self._scheduling - self.leases.owned:
+            schedule.close_partition(partition)
+        self._scheduling &= self.leases.owned
+        for partition in sorted(self.leases.owned - self._scheduling):
+            try:
+                await schedule.open_partition(partition)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("worker %s: the scheduled messages of partition %d cannot be opened yet: %s",
+                            self.name, partition, exc)
+                continue
+            self._scheduling.add(partition)
 
     async def _keep_leases(self) -> None:
         while True:
@@ -324,6 +378,8 @@ class Worker:
         otherwise find those questions without an outcome and answer them a second time."""
         runtime = self.runtime
         waits = []
+        if runtime.traffic is not None:
+            waits.append(runtime.traffic.drain())
         if runtime.products is not None:
             waits.append(runtime.products.drain())
         if runtime.answering is not None:
@@ -408,6 +464,13 @@ class Worker:
 
     async def _handle(self, stream: str, entry_id: Any, fields: dict[Any, Any], *, redelivered: bool) -> _Waiting:
         self.stats.entries += 1
+        try:
+            return await self._work_on(stream, entry_id, fields, redelivered=redelivered)
+        finally:
+            if not redelivered:
+                self.stats.handled += 1
+
+    async def _work_on(self, stream: str, entry_id: Any, fields: dict[Any, Any], *, redelivered: bool) -> _Waiting:
         raw = fields.get(b"e", fields.get("e"))
         try:
             if raw is None:

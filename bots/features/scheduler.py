@@ -25,6 +25,13 @@ Why these choices:
 * The clock is injectable (``clock``) so tests drive the whole thing without
   sleeping; the scheduler reads the same clock through APScheduler's module
   (see tests/bots/test_scheduler.py).
+* On the workers of a distributed deployment (`partition_by`) each room's jobs
+  live in the job table of the room's partition, and only the worker holding
+  that partition's lease has the table open: a room's messages fire from the
+  one worker that also sees its chat (the promo gates count its lines), and a
+  dead worker's rooms bring their jobs along to the worker taking them over.
+  APScheduler 3 cannot share one job store between schedulers (each would fire
+  every job), which rules out one table read by all.
 """
 
 from __future__ import annotations
@@ -121,6 +128,10 @@ class ScheduleService:
         self._tasks: set[asyncio.Task[None]] = set()
         #: promo job id → when it last posted (since start: a restart lets each promo post once)
         self._last_post: dict[str, float] = {}
+        #: room key → partition, on a worker of a distributed deployment (`partition_by`)
+        self._partition_of: Callable[[str], int] | None = None
+        #: the job stores open here: "default", or one "p<n>" per partition this worker holds
+        self._open: set[str] = set()
 
     # ---- wiring ----------------------------------------------------------------------
 
@@ -135,20 +146,62 @@ class ScheduleService:
             raise ValueError(f"job kind {kind!r} is taken")
         self._kinds[kind] = handler
 
+    def partition_by(self, partition_of: Callable[[str], int]) -> None:
+        """Keep each room's jobs with its partition (a worker); `open_partition` makes a partition's fire."""
+        if self._scheduler is not None:
+            raise RuntimeError("partition_by must come before start")
+        self._partition_of = partition_of
+
     async def start(self) -> None:
         """Open the job store and start firing (in the running loop)."""
         if self._scheduler is not None:
             return
+        partitioned = self._partition_of is not None
         scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self._engine, tablename=JOB_TABLE)},
+            # A worker opens its partitions' tables as it takes them (APScheduler adds an unused memory store).
+            jobstores={} if partitioned else {"default": SQLAlchemyJobStore(engine=self._engine, tablename=JOB_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=timezone.utc)
         # Start-up reads only the due jobs and the next run time; a row that no longer
         # unpickles is logged and dropped by APScheduler, never fatal.
         scheduler.start()
         self._scheduler = scheduler
-        _ACTIVE[self.name] = self
-        log.info("scheduler started with %d stored jobs", len(await self.jobs()))
+        if not partitioned:
+            self._open.add("default")
+            _ACTIVE[self._fire_key("default")] = self
+            log.info("scheduler started with %d stored jobs", len(await self.jobs()))
+
+    async def open_partition(self, partition: int) -> None:
+        """Fire the jobs of the rooms of ``partition`` from here (this worker now holds its lease)."""
+        alias = f"p{partition}"
+        if alias in self._open:
+            return
+        store = SQLAlchemyJobStore(engine=self._engine, tablename=f"{JOB_TABLE}_{alias}")
+        _ACTIVE[self._fire_key(alias)] = self
+        # Creating the table (first use) is database work: off the loop. APScheduler's lock makes it safe.
+        await asyncio.to_thread(self._require().add_jobstore, store, alias)
+        self._open.add(alias)
+
+    def close_partition(self, partition: int) -> None:
+        """Stop firing the jobs of ``partition`` (its lease is lost or handed over); they stay stored."""
+        alias = f"p{partition}"
+        if alias not in self._open or self._scheduler is None:
+            return
+        self._open.discard(alias)
+        for room_key in [k for k in self._promos if self._store_of(k) == alias]:
+            for handle in self._promos.pop(room_key).retries.values():
+                handle.cancel()
+        # Not shut down: APScheduler's shutdown of a SQLAlchemy store disposes the engine the store shares.
+        self._scheduler.remove_jobstore(alias, shutdown=False)
+        _ACTIVE.pop(self._fire_key(alias), None)
+
+    def _store_of(self, room_key: str) -> str:
+        return "default" if self._partition_of is None else f"p{self._partition_of(room_key)}"
+
+    def _fire_key(self, alias: str) -> str:
+        """What a stored job names to find the service firing it (one per job store: two workers of
+        one process each hold their own partitions)."""
+        return self.name if alias == "default" else f"{self.name}/{alias}"
 
     async def shutdown(self) -> None:
         if self._scheduler is None:
@@ -163,8 +216,10 @@ class ScheduleService:
         self._scheduler.shutdown(wait=False)
         await asyncio.sleep(0)
         self._scheduler = None
-        if _ACTIVE.get(self.name) is self:
-            del _ACTIVE[self.name]
+        for alias in self._open:
+            if _ACTIVE.get(self._fire_key(alias)) is self:
+                del _ACTIVE[self._fire_key(alias)]
+        self._open.clear()
 
     def wakeup(self) -> None:
         """Look for due jobs now (tests call this after moving the clock)."""
@@ -184,16 +239,22 @@ class ScheduleService:
     async def jobs(self, room_key: str | None = None) -> list[Any]:
         """Stored jobs (of one room), soonest first; read off the loop."""
         scheduler = self._require()
-        found = await asyncio.to_thread(scheduler.get_jobs)
-        if room_key is not None:
+        if room_key is None:
+            found = await asyncio.to_thread(scheduler.get_jobs)
+        else:
+            found = await asyncio.to_thread(scheduler.get_jobs, self._store_of(room_key))
             found = [j for j in found if j.kwargs.get("payload", {}).get("room_key") == room_key]
         return sorted(found, key=lambda j: (j.next_run_time or datetime.max.replace(tzinfo=timezone.utc), j.id))
 
     def add(self, job_id: str, trigger: Any, payload: dict[str, Any]) -> None:
         """Store a job whose firing calls ``fire(payload)``; replaces a job with the same id."""
         payload = {**payload, "job": job_id}
+        alias = self._store_of(payload["room_key"])
+        if alias not in self._open:
+            raise RuntimeError(f"the jobs of room {payload['room_key']} are not kept by this worker")
         self._require().add_job(fire_scheduled, trigger, id=job_id, name=payload.get("title") or job_id,
-                                kwargs={"name": self.name, "payload": payload}, replace_existing=True)
+                                kwargs={"name": self._fire_key(alias), "payload": payload},
+                                jobstore=alias, replace_existing=True)
 
     def add_weekly(self, job_id: str, *, kind: str, room: Room, source: str, day: str, hour: int,
                    tz: str, extra: Mapping[str, Any] | None = None) -> None:
@@ -207,7 +268,7 @@ class ScheduleService:
         removed = []
         for job in await self.jobs(room_key):
             if job.id == ident or job.id.split(".", 1)[0] == ident:
-                self._require().remove_job(job.id)
+                self._require().remove_job(job.id, self._store_of(room_key))
                 removed.append(job.id)
                 promos = self._promos.get(room_key)
                 if promos is not None:  # a promo waiting for a retry or a slot gives up its place
@@ -324,6 +385,8 @@ class ScheduleService:
         event = context.event
         if self._scheduler is None:
             return "The scheduler is not running (schedule.enabled is false)."
+        if self._store_of(event.room.key) not in self._open:  # a worker handing this room over right now
+            return "This room is moving to another worker; try again in a few seconds."
         if action == "list":
             return await self._list(event)
         if action == "cancel":

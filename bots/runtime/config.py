@@ -54,6 +54,36 @@ class DiscordRolesSection(_Section):
     mod: tuple[str, ...] = ("Moderator", "Mod")
 
 
+def _shard_count(value: Any) -> int | Literal["auto"] | None:
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, str) and value.strip().isdigit():  # from ${VAR}
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"must be auto (as many shards as Discord recommends), a number of shards (1 or more), "
+                         f"or null for one connection (got {value!r})")
+    return value
+
+
+def _shard_ids(value: tuple[int, ...] | None, info: Any) -> tuple[int, ...] | None:
+    """adapters.discord.shard_ids: shards of an integer shard_count, each once (``info.data``: the keys before)."""
+    if value is None or "shard_count" not in info.data:  # a bad shard_count is reported on its own
+        return value
+    count = info.data["shard_count"]
+    if not isinstance(count, int):
+        raise ValueError("needs a number in adapters.discord.shard_count (the shards of all processes together), "
+                         "not auto or null")
+    if not value:
+        raise ValueError("is empty: list the shards this process runs, or leave it out for all of them")
+    for shard in value:
+        if not 0 <= shard < count:
+            raise ValueError(f"{shard} is not one of the {count} shards (ids run from 0 to {count - 1})")
+    twice = sorted({shard for shard in value if value.count(shard) > 1})
+    if twice:
+        raise ValueError(f"lists shard {twice[0]} more than once")
+    return value
+
+
 class DiscordSection(_Section):
     """A Discord bot (discord.py). Needs the Message Content intent enabled in the developer portal."""
 
@@ -64,6 +94,12 @@ class DiscordSection(_Section):
     channel_budget: int = Field(5, ge=1, le=50, description="messages per channel per 5 seconds")
     api_base: str | None = Field(None, description="REST base URL override (tests, proxies)")
     gateway_url: str | None = Field(None, description="gateway URL override (tests, proxies)")
+    shard_count: Annotated[Any, AfterValidator(_shard_count)] = Field(  # int | "auto" | None; one clear error
+        None, description="gateway shards, for bots in thousands of servers: null for one connection, "
+                          "auto for as many as Discord recommends, or a number")
+    shard_ids: Annotated[tuple[int, ...] | None, AfterValidator(_shard_ids)] = Field(
+        None, description="the shards this process runs (0 to shard_count - 1), to split a big bot over "
+                          "several ingress processes; null: all of them")
 
 
 class TelegramSection(_Section):

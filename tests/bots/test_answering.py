@@ -1,7 +1,8 @@
 """Viewers' questions answered in a room: the real runtime, store, knowledge base and answerer.
 
 Driven through the console adapter in-process; the fast hashing embedder
-stands in for the model (one integration test uses the real one).
+stands in for the model (one integration test uses the real one). Every test runs on one process and
+on an ingress and a worker through Redis (the ``deployment`` fixture, tests/deployments.py).
 """
 
 import shutil
@@ -11,20 +12,20 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
+from conftest import ROOT, ConsoleRoom, close_runtime  # noqa: E402
 from fakes.openai_server import FakeOpenAI  # noqa: E402
 
-from bots.app import Runtime  # noqa: E402
+pytestmark = pytest.mark.both_deployments
 
 
 @pytest.fixture
-async def make_room(data_dir):
+async def make_room(data_dir, deployment):
     built = []
 
     async def factory(**sections) -> ConsoleRoom:
-        rt = Runtime.build(make_config(**sections), data_dir)
+        rt = deployment.build(data_dir, **sections)
         built.append(rt)
-        return ConsoleRoom(rt)
+        return ConsoleRoom(rt, deployment=deployment)
 
     yield factory
     for rt in built:
@@ -160,12 +161,12 @@ async def test_a_dead_llm_falls_back_to_the_extractive_answer(make_room):
     assert row["model"] == "extractive"
 
 
-async def test_replay_reports_question_figures(make_room):
+async def test_replay_reports_question_figures(make_room, deployment):
     from adapters.replay import ReplayAdapter
 
     room = await make_room()
     replay = ReplayAdapter(ROOT / "knowledge" / "samples" / "room.jsonl", fast=True)
-    await room.runtime.serve([replay], handle_signals=False)
+    await deployment.serve(room.runtime, [replay])
     stats = room.runtime.answering.stats
     assert stats.questions >= 8
     assert stats.questions == stats.answers + stats.abstained + stats.merged
@@ -175,6 +176,7 @@ async def test_replay_reports_question_figures(make_room):
 
 
 @pytest.mark.integration
+@pytest.mark.one_process("the real model's 13 s once is enough; the answering path is the same")
 async def test_the_sample_room_with_the_real_model(make_room):
     from adapters.replay import ReplayAdapter
 

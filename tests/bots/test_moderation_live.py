@@ -1,7 +1,8 @@
 """The moderation loop in a room: risky answer → queue → decision → posted → curated → next viewer.
 
 The real runtime (store, knowledge base, answering, moderation) driven through
-the console adapter in-process, with the fast hashing embedder.
+the console adapter in-process, with the fast hashing embedder; on one process and on an ingress and
+a worker through Redis (the ``deployment`` fixture).
 """
 
 import asyncio
@@ -12,11 +13,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, ConsoleRoom, close_runtime, make_config  # noqa: E402
+from conftest import ROOT, ConsoleRoom, close_runtime  # noqa: E402
 
 from adapters.model import FeedbackEvent, Room, User  # noqa: E402
-from bots.app import Runtime  # noqa: E402
 from brain.moderation.curated import CURATED_FILE, parse  # noqa: E402
+
+pytestmark = pytest.mark.both_deployments
 
 
 @pytest.fixture
@@ -27,16 +29,16 @@ def knowledge(tmp_path):
 
 
 @pytest.fixture
-async def make_room(data_dir, knowledge):
+async def make_room(data_dir, knowledge, deployment):
     built = []
 
     async def factory(mode="review-risky", data=None, **sections) -> ConsoleRoom:
         sections.setdefault("moderation", {})
         sections["moderation"] = {"mode": mode, **sections["moderation"]}
         sections.setdefault("knowledge", {"path": str(knowledge)})
-        rt = Runtime.build(make_config(**sections), data or data_dir)
+        rt = deployment.build(data or data_dir, **sections)
         built.append(rt)
-        return ConsoleRoom(rt)
+        return ConsoleRoom(rt, deployment=deployment)
 
     yield factory
     for rt in built:
@@ -144,6 +146,7 @@ async def test_two_moderators_approving_at_once_post_once(make_room):
     results = await asyncio.gather(*[moderation.approve(item.id, actor_key=f"console:m{i}", actor_name=f"m{i}")
                                      for i in range(5)])
     assert sum(r.ok for r in results) == 1
+    await room.delivered()
     assert len([line for line in bot_lines(room) if "349" in line]) == 1
     assert moderation.stats.dup_decisions == 4
 
@@ -164,6 +167,7 @@ async def test_an_undecided_answer_times_out_to_the_abstention(make_room):
             break
         await asyncio.sleep(0.02)
     assert not pending(room)
+    await room.delivered()
     assert bot_lines(room)[-1].endswith("I'll pass it to the host.")
     assert moderation.stats.expired == 1
 
@@ -172,8 +176,7 @@ async def test_a_waiting_answer_survives_a_restart(make_room, data_dir):
     room = await make_room()
     await room.say("how much is the course?", settle=True)
     [item] = pending(room)
-    await room.runtime.answering.drain()
-    room.runtime.close()  # the process ends with the item waiting
+    await room.end()  # the process ends with the item waiting
 
     again = await make_room()
     [kept] = pending(again)

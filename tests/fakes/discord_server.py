@@ -1,12 +1,14 @@
 """A loopback Discord for tests: the REST API and the gateway WebSocket, over real HTTP/WebSocket.
 
 discord.py talks to it unchanged once pointed at it (`DiscordAdapter(api_base=fake.api_base,
-gateway_url=fake.gateway_url)`). It plays a single guild with a text channel, a
-thread, roles and members (`GUILD`), and a single valid token.
+gateway_url=fake.gateway_url)`). It plays a guild with a text channel, a thread,
+roles and members (`GUILD`), optionally a second one on another shard (`OTHER_GUILD`),
+and a single valid token.
 
 - REST: ``GET /users/@me`` (401 for any other token), ``GET /oauth2/applications/@me``,
-  ``GET /gateway[/bot]``, bulk overwrite of global and guild commands (recorded in
-  ``commands``), ``POST /channels/{id}/messages`` (returns a message object),
+  ``GET /gateway[/bot]`` (its ``shards``, ``max_concurrency`` and url: the attributes of
+  those names, the url ``bot_gateway_url``), bulk overwrite of global and guild commands
+  (recorded in ``commands``), ``POST /channels/{id}/messages`` (returns a message object),
   reactions, interaction callbacks, webhook followups and ``@original`` edits/deletes.
   Every request is recorded in ``requests`` with its arrival time (``time.monotonic``).
   Responses carry ``Content-Type: application/json`` exactly: discord.py decodes JSON
@@ -14,6 +16,11 @@ thread, roles and members (`GUILD`), and a single valid token.
 - Gateway: HELLO, heartbeat ACKs, IDENTIFY → READY + GUILD_CREATE, RESUME → RESUMED,
   `push_event` dispatches any event to the connected client, `drop` cuts the socket.
   Frames are plain JSON text (discord.py only decompresses binary frames).
+- Sharding: an IDENTIFY with ``shard: [id, count]`` gets a READY carrying ``shard`` and
+  only the guilds (of ``guilds``) that shard owns (`shard_of`, Discord's rule), and
+  `push_event` sends an event for a guild only to its shard's connection (events without
+  a guild, DMs, to shard 0). A shard id outside ``range(count)`` is closed with 4010.
+  Connections that identified without a shard get every event, as before.
 - ``allowed_intents``: IDENTIFY asking for more privileged intents than these is
   closed with 4014, as Discord does when the portal switches are off.
 """
@@ -25,14 +32,14 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
 __all__ = ["FakeDiscord", "Recorded", "GUILD", "GUILD_ID", "CHANNEL_ID", "THREAD_ID", "BOT_ID", "APP_ID",
            "TOKEN", "HOST_ID", "MOD_ID", "VIEWER_ID", "HOST_ROLE_ID", "MOD_ROLE_ID",
-           "SYSTEM_CHANNEL_ID", "user_payload"]
+           "SYSTEM_CHANNEL_ID", "OTHER_GUILD", "OTHER_GUILD_ID", "OTHER_CHANNEL_ID", "shard_of", "user_payload"]
 
 TOKEN = "fake-bot-token"
 BOT_ID = "900000000000000001"
@@ -46,7 +53,15 @@ MOD_ROLE_ID = "800000000000000101"
 HOST_ID = "700000000000000001"
 MOD_ID = "700000000000000002"
 VIEWER_ID = "700000000000000003"
+# With two shards, GUILD_ID falls on shard 1 and OTHER_GUILD_ID on shard 0 (see `shard_of`).
+OTHER_GUILD_ID = "810000000000000001"
+OTHER_CHANNEL_ID = "810000000000000010"
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
+
+
+def shard_of(guild_id: str | int, shard_count: int) -> int:
+    """The shard that owns a guild: Discord's ``(guild_id >> 22) % shard_count``."""
+    return (int(guild_id) >> 22) % shard_count
 
 
 def user_payload(uid: str, username: str, *, bot: bool = False) -> dict[str, Any]:
@@ -93,6 +108,16 @@ GUILD: dict[str, Any] = {
     ],
 }
 
+# A second, plainer guild: one text channel, the bot and a viewer, owned by the host.
+OTHER_GUILD: dict[str, Any] = {
+    **GUILD, "id": OTHER_GUILD_ID, "name": "Night Market", "member_count": 2, "system_channel_id": None,
+    "roles": [{**GUILD["roles"][0], "id": OTHER_GUILD_ID}],
+    "channels": [{"id": OTHER_CHANNEL_ID, "type": 0, "name": "stalls", "position": 0, "guild_id": OTHER_GUILD_ID,
+                  "permission_overwrites": [], "nsfw": False, "parent_id": None}],
+    "threads": [],
+    "members": [GUILD["members"][0], GUILD["members"][3]],
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
@@ -109,10 +134,15 @@ class FakeDiscord:
     """``async with FakeDiscord() as fake:``; point the adapter at ``fake.api_base`` and ``fake.gateway_url``."""
 
     def __init__(self, *, token: str = TOKEN, allowed_intents: int = PRIVILEGED_INTENTS,
-                 heartbeat_interval_ms: int = 41250) -> None:
+                 heartbeat_interval_ms: int = 41250, guilds: Sequence[dict[str, Any]] = (GUILD,),
+                 shards: int = 1, max_concurrency: int = 1) -> None:
         self.token = token
         self.allowed_intents = allowed_intents
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.guilds = list(guilds)
+        self.shards = shards  # what GET /gateway/bot recommends
+        self.max_concurrency = max_concurrency  # IDENTIFYs allowed per 5 s, as GET /gateway/bot says
+        self.bot_gateway_url: str | None = None  # the url GET /gateway/bot gives; None: this fake's gateway
         self.requests: list[Recorded] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id → last bulk overwrite
         self.identifies: list[dict[str, Any]] = []
@@ -120,6 +150,8 @@ class FakeDiscord:
         self._ids = itertools.count(1)
         self._seq = 0
         self._sockets: list[web.WebSocketResponse] = []
+        self._shard: dict[web.WebSocketResponse, tuple[int, int]] = {}  # socket → (shard id, count)
+        self._session_shard: dict[str, tuple[int, int]] = {}  # session id → (shard id, count), for RESUME
         self._sessions = 0  # READY or RESUMED sent
         self._session_change = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -163,9 +195,13 @@ class FakeDiscord:
             await asyncio.wait_for(self._session_change.wait_for(lambda: self._sessions >= count), timeout)
 
     async def push_event(self, t: str, d: dict[str, Any]) -> None:
-        """Dispatch one gateway event (op 0) to every connected client."""
+        """Dispatch one gateway event (op 0) to every connected client; of sharded ones, to its guild's shard."""
+        guild_id = d.get("guild_id") or (d.get("id") if t in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE")
+                                         else None)
         for ws in list(self._sockets):
-            await self._dispatch(ws, t, d)
+            shard = self._shard.get(ws)
+            if shard is None or shard[0] == (shard_of(guild_id, shard[1]) if guild_id else 0):
+                await self._dispatch(ws, t, d)
 
     async def drop(self, code: int = 4000) -> None:
         """Cut every gateway connection, as Discord does when it asks a client to resume."""
@@ -215,8 +251,9 @@ class FakeDiscord:
 
     async def _get_gateway(self, request: web.Request) -> web.Response:
         await self._record(request)
-        return self._json({"url": self.gateway_url, "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+        return self._json({"url": self.bot_gateway_url or self.gateway_url, "shards": self.shards,
+                           "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
+                                                   "max_concurrency": self.max_concurrency}})
 
     async def _get_me(self, request: web.Request) -> web.Response:
         await self._record(request)
@@ -293,6 +330,7 @@ class FakeDiscord:
                 await self._on_client_frame(ws, json.loads(msg.data))
         finally:
             self._sockets.remove(ws)
+            self._shard.pop(ws, None)
         return ws
 
     async def _on_client_frame(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
@@ -303,6 +341,9 @@ class FakeDiscord:
             await self._identify(ws, d)
         elif op == 6:
             self.resumes.append(d)
+            shard = self._session_shard.get(d.get("session_id"))
+            if shard is not None:
+                self._shard[ws] = shard
             await self._dispatch(ws, "RESUMED", {})
             await self._session_started()
 
@@ -315,13 +356,23 @@ class FakeDiscord:
         if asked & ~self.allowed_intents:
             await ws.close(code=4014)
             return
+        shard = (int(d["shard"][0]), int(d["shard"][1])) if d.get("shard") is not None else None
+        if shard is not None and not 0 <= shard[0] < shard[1]:
+            await ws.close(code=4010)  # invalid shard
+            return
+        guilds = [g for g in self.guilds if shard is None or shard_of(g["id"], shard[1]) == shard[0]]
+        session_id = f"session-{len(self.identifies)}"
+        if shard is not None:
+            self._shard[ws] = self._session_shard[session_id] = shard
         await self._dispatch(ws, "READY", {
-            "v": 10, "user": user_payload(BOT_ID, "liveroom", bot=True), "guilds": [{"id": GUILD_ID,
-                                                                                   "unavailable": True}],
-            "session_id": f"session-{len(self.identifies)}", "resume_gateway_url": self.gateway_url,
+            "v": 10, "user": user_payload(BOT_ID, "liveroom", bot=True),
+            "guilds": [{"id": g["id"], "unavailable": True} for g in guilds],
+            "session_id": session_id, "resume_gateway_url": self.gateway_url,
             "application": {"id": APP_ID, "flags": 0}, "private_channels": [], "relationships": [],
+            **({"shard": list(shard)} if shard is not None else {}),
         })
-        await self._dispatch(ws, "GUILD_CREATE", GUILD)
+        for guild in guilds:
+            await self._dispatch(ws, "GUILD_CREATE", guild)
         await self._session_started()
 
     async def _session_started(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -17,19 +18,25 @@ from fakes.discord_server import (  # noqa: E402
     APP_ID,
     BOT_ID,
     CHANNEL_ID,
+    GUILD,
     GUILD_ID,
     MOD_ID,
     MOD_ROLE_ID,
+    OTHER_CHANNEL_ID,
+    OTHER_GUILD,
+    OTHER_GUILD_ID,
     THREAD_ID,
     TOKEN,
     VIEWER_ID,
     FakeDiscord,
+    shard_of,
     user_payload,
 )
 
 from adapters.base import AdapterError  # noqa: E402
 from adapters.commands import CommandSpec, Param  # noqa: E402
 from adapters.discord import DiscordAdapter  # noqa: E402
+from adapters.discord.adapter import _IdentifyPacing  # noqa: E402
 from adapters.model import CommandEvent, Event, FeedbackEvent, MemberEvent, MessageEvent, Reply, Role, User  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -44,18 +51,19 @@ def snowflake() -> str:
 
 
 def message_payload(content: str, *, author: str = MOD_ID, roles: tuple[str, ...] = (MOD_ROLE_ID,),
-                    channel: str = CHANNEL_ID) -> dict[str, Any]:
-    return {"id": snowflake(), "channel_id": channel, "guild_id": GUILD_ID, "type": 0, "content": content,
+                    channel: str = CHANNEL_ID, guild: str = GUILD_ID) -> dict[str, Any]:
+    return {"id": snowflake(), "channel_id": channel, "guild_id": guild, "type": 0, "content": content,
             "author": user_payload(author, "moritz"), "member": {"roles": list(roles), "nick": None},
             "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "tts": False,
             "mention_everyone": False, "timestamp": "2024-05-01T12:00:00+00:00", "edited_timestamp": None}
 
 
-def interaction_payload(name: str, options: list[dict[str, Any]]) -> dict[str, Any]:
+def interaction_payload(name: str, options: list[dict[str, Any]], *, guild: str = GUILD_ID,
+                        channel: str = CHANNEL_ID) -> dict[str, Any]:
     return {"id": snowflake(), "application_id": APP_ID, "type": 2, "token": f"itoken-{next(_ids)}", "version": 1,
-            "guild_id": GUILD_ID, "channel_id": CHANNEL_ID, "locale": "en-US", "entitlements": [],
+            "guild_id": guild, "channel_id": channel, "locale": "en-US", "entitlements": [],
             "attachment_size_limit": 10485760, "app_permissions": "0", "context": 0,
-            "channel": {"id": CHANNEL_ID, "type": 0, "name": "live-chat", "guild_id": GUILD_ID},
+            "channel": {"id": channel, "type": 0, "name": "live-chat", "guild_id": guild},
             "member": {"user": user_payload(VIEWER_ID, "vic"), "roles": [], "nick": None, "permissions": "3072",
                        "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0},
             "data": {"id": snowflake(), "name": name, "type": 1, "options": options}}
@@ -84,10 +92,11 @@ def make_adapter(fake: FakeDiscord, **kwargs: Any) -> DiscordAdapter:
     return DiscordAdapter(kwargs.pop("token", TOKEN), api_base=fake.api_base, gateway_url=fake.gateway_url, **kwargs)
 
 
-async def running(fake: FakeDiscord, adapter: DiscordAdapter) -> AsyncIterator[Harness]:
+async def running(fake: FakeDiscord, adapter: DiscordAdapter, sessions: int = 1) -> AsyncIterator[Harness]:
+    """The adapter running, once the fake has seen ``sessions`` sessions in all (one per shard); stopped after."""
     harness = Harness(fake, adapter)
     task = asyncio.create_task(adapter.run())
-    await fake.wait_sessions(1)
+    await fake.wait_sessions(sessions)
     try:
         yield harness
     finally:
@@ -343,3 +352,117 @@ async def test_endpoint_override_is_restored_after_run(fake: FakeDiscord) -> Non
     async for _ in running(fake, make_adapter(fake)):
         assert Route.BASE == fake.api_base
     assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == before
+
+
+# ---- sharding ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def two_shards() -> AsyncIterator[FakeDiscord]:
+    """Discord recommending two shards, with a guild on each; both shards may identify at once."""
+    assert (shard_of(GUILD_ID, 2), shard_of(OTHER_GUILD_ID, 2)) == (1, 0)
+    async with FakeDiscord(guilds=(GUILD, OTHER_GUILD), shards=2, max_concurrency=2) as server:
+        yield server
+
+
+async def test_auto_sharding_serves_each_guild_on_its_own_connection(two_shards: FakeDiscord) -> None:
+    fake = two_shards
+    async for room in running(fake, make_adapter(fake, shard_count="auto", defer_after=5.0), sessions=2):
+        assert [r.path for r in fake.requests if r.path.startswith("/gateway")]  # the shard count, asked
+        assert sorted(i["shard"] for i in fake.identifies) == [[0, 2], [1, 2]]
+        rooms = ((GUILD_ID, CHANNEL_ID, "live-chat"), (OTHER_GUILD_ID, OTHER_CHANNEL_ID, "stalls"))
+        for guild, channel, name in rooms:
+            await fake.push_event("MESSAGE_CREATE", message_payload(f"price? ({name})", guild=guild, channel=channel,
+                                                                    roles=()))
+            event = await room.next_event()
+            assert isinstance(event, MessageEvent) and event.text == f"price? ({name})"
+            assert (event.room.id, event.room.name) == (channel, name)  # the shard's guild cache answered
+            await room.adapter.send(Reply(room=event.room, text=f"¥399 in {name}", reply_to=event.event_id))
+            post = fake.posted()[-1]
+            assert (post.path, post.json["content"]) == (f"/channels/{channel}/messages", f"¥399 in {name}")
+            assert str(post.json["message_reference"]["message_id"]) == event.event_id
+
+        async def answer(event: Event) -> None:
+            await room.adapter.send(Reply(room=event.room, text="here you go", reply_to=event.event_id))
+
+        room.on_event = answer
+        payload = interaction_payload("help", [], guild=OTHER_GUILD_ID, channel=OTHER_CHANNEL_ID)
+        await fake.push_event("INTERACTION_CREATE", payload)  # shard 0's guild
+        command = await room.next_event()
+        assert isinstance(command, CommandEvent) and command.room.id == OTHER_CHANNEL_ID
+        await settle(lambda: bool(fake.posted("/interactions/")))
+        (callback,) = fake.posted("/interactions/")
+        assert callback.path == f"/interactions/{payload['id']}/{payload['token']}/callback"
+        assert callback.json["data"]["content"] == "here you go"
+
+
+async def test_shard_ids_split_the_guilds_between_two_processes(two_shards: FakeDiscord) -> None:
+    fake = two_shards
+    async for on_0 in running(fake, make_adapter(fake, shard_count=2, shard_ids=[0])):
+        async for on_1 in running(fake, make_adapter(fake, shard_count=2, shard_ids=[1]), sessions=2):
+            assert [i["shard"] for i in fake.identifies] == [[0, 2], [1, 2]]
+            # Each guild's message, then a second one: a message sent to the wrong connection would
+            # reach its adapter before that adapter's own next message.
+            for text in ("first", "second"):
+                await fake.push_event("MESSAGE_CREATE", message_payload(f"{text} on 1", roles=()))
+                await fake.push_event("MESSAGE_CREATE", message_payload(f"{text} on 0", guild=OTHER_GUILD_ID,
+                                                                        channel=OTHER_CHANNEL_ID, roles=()))
+            got_0 = [await on_0.next_event() for _ in range(2)]
+            got_1 = [await on_1.next_event() for _ in range(2)]
+            assert [(e.room.id, getattr(e, "text", "")) for e in got_0] == [(OTHER_CHANNEL_ID, "first on 0"),
+                                                                             (OTHER_CHANNEL_ID, "second on 0")]
+            assert [(e.room.id, getattr(e, "text", "")) for e in got_1] == [(CHANNEL_ID, "first on 1"),
+                                                                             (CHANNEL_ID, "second on 1")]
+
+
+async def test_auto_sharding_still_connects_through_the_gateway_url_override(two_shards: FakeDiscord) -> None:
+    fake = two_shards
+    fake.bot_gateway_url = fake.base_url.replace("http://", "ws://") + "/not-the-gateway"  # what Discord would say
+    async for _ in running(fake, make_adapter(fake, shard_count="auto"), sessions=2):
+        assert sorted(i["shard"] for i in fake.identifies) == [[0, 2], [1, 2]]
+
+
+async def test_sharded_without_the_members_intent_reconnects_without_member_events() -> None:
+    async with FakeDiscord(guilds=(GUILD, OTHER_GUILD), shards=2, max_concurrency=2,
+                           allowed_intents=MESSAGE_CONTENT_INTENT) as fake:
+        async for room in running(fake, make_adapter(fake, shard_count=2), sessions=2):
+            assert [bool(i["intents"] & MEMBERS_INTENT) for i in fake.identifies][-2:] == [False, False]
+            await fake.push_event("MESSAGE_CREATE", message_payload("hi", guild=OTHER_GUILD_ID,
+                                                                    channel=OTHER_CHANNEL_ID, roles=()))
+            assert isinstance(await room.next_event(), MessageEvent)
+
+
+async def test_stop_while_shards_wait_their_turn_to_identify_ends_at_once() -> None:
+    async with FakeDiscord(guilds=(GUILD, OTHER_GUILD), shards=3, max_concurrency=1) as fake:
+        adapter = make_adapter(fake, shard_count="auto")
+        Harness(fake, adapter)  # binds a sink
+        task = asyncio.create_task(adapter.run())
+        await fake.wait_sessions(1)  # shard 1 now waits 5 s for its IDENTIFY, shard 2 after it
+        started = time.monotonic()
+        await adapter.stop()
+        await asyncio.wait_for(task, 10)
+        assert time.monotonic() - started < 1.0 and len(fake.identifies) == 1
+
+
+async def test_identifies_are_paced_per_rate_limit_bucket() -> None:
+    pacing = _IdentifyPacing(max_concurrency=2, window=0.3)
+    start = time.monotonic()
+    await pacing.wait(0)
+    await pacing.wait(1)  # another bucket: at once
+    assert time.monotonic() - start < 0.1
+    await pacing.wait(2)  # bucket 0 again: a window after shard 0
+    assert time.monotonic() - start >= 0.3
+
+
+@pytest.mark.parametrize(("shard_count", "shard_ids", "message"), [
+    (0, None, "shard_count must be"),
+    ("many", None, "shard_count must be"),
+    ("auto", [0], "shard_ids needs a number in shard_count"),
+    (None, [0], "shard_ids needs a number in shard_count"),
+    (2, [], "shard_ids is empty"),
+    (2, [2], "2 is not a shard of 2"),
+    (2, [0, 0], "shard 0 more than once"),
+])
+def test_bad_sharding_is_refused_at_construction(shard_count: Any, shard_ids: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        DiscordAdapter(TOKEN, shard_count=shard_count, shard_ids=shard_ids)
