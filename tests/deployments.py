@@ -130,6 +130,13 @@ class Cluster:
 
         await _until(posted, lambda: "the replies to be posted")
 
+    async def stop_worker(self) -> None:
+        """The worker leaves (as on SIGTERM: it finishes its work and hands its partitions back); the
+        ingress stays, posting what other workers write."""
+        assert self.worker is not None and self._worker_task is not None
+        await self.worker.stop()
+        await self._worker_task
+
     async def close(self) -> None:
         """Stop the worker (it finishes its work and ends the runtime's parts), post the last replies."""
         if self.worker is None:
@@ -137,7 +144,7 @@ class Cluster:
         await self.worker.stop()
         assert self._worker_task is not None
         try:
-            await self._worker_task
+            await self._worker_task  # at once if it was stopped already
         finally:
             try:
                 await self.delivered()
@@ -178,6 +185,7 @@ class Distributed:
     """An ingress and a worker through Redis, on PostgreSQL and the Chroma server."""
 
     name = "distributed"
+    partitions = PARTITIONS
 
     def __init__(self, make_config: Callable[..., "Config"], *, redis_url: str, new_database: Callable[[], str],
                  chroma_url: str) -> None:
@@ -193,13 +201,16 @@ class Distributed:
         (the same ones again for a restart on the same folder). A test's own sections win."""
         from bots.app import Runtime
 
+        return Runtime.build(self.build_config(data_dir, **sections), data_dir)
+
+    def build_config(self, data_dir: Path, **sections: Any) -> "Config":
         database = self._databases.get(data_dir)
         if database is None:
             database = self._databases[data_dir] = self._new_database()
         servers = {"database": {"url": database},
                    "retrieval": {"chroma_url": self.chroma_url, "chroma_collection": f"kb-{_tag(data_dir)}"}}
         merged = {name: {**servers.get(name, {}), **sections.get(name, {})} for name in {*servers, *sections}}
-        return Runtime.build(self._make_config(**merged), data_dir)
+        return self._make_config(**merged)
 
     def cluster(self, runtime: "Runtime") -> Cluster:
         """The ingress and worker serving ``runtime`` (one per life of the bot)."""

@@ -225,6 +225,8 @@ class Worker:
         self._handing_over: set[int] = set()
         #: Partitions whose scheduled messages fire here (follows the leases, `_follow_schedule`).
         self._scheduling: set[int] = set()
+        # Replies to events from adapter ``source`` go to its ingress's outbound stream.
+        runtime.router.route_for = lambda source: StreamReplyRoute(redis, layout, source)
 
     # ---- the loop --------------------------------------------------------------------
 
@@ -484,7 +486,6 @@ class Worker:
                                                      "e": raw if raw is not None else ""})
             return _Waiting(entry_id, None, time.monotonic())
         waiting = _Waiting(entry_id, event, time.monotonic(), asks=self._asks(event))
-        self.add_route(event.source)
         key = (event.room.key, event.event_id)
         if key in self._mine:
             return waiting  # worked on here already
@@ -497,11 +498,6 @@ class Worker:
         else:
             await self.runtime.router.dispatch(event)
         return waiting
-
-    def add_route(self, source: str) -> None:
-        """Replies to events from adapter ``source`` go to its ingress's outbound stream."""
-        if source and source not in self.runtime.router.adapters:
-            self.runtime.router.attach(StreamReplyRoute(self.redis, self.layout, source))
 
     async def _redeliver(self, event: Event) -> None:
         """An entry a dead worker read: stored already? Then only a question still without an outcome

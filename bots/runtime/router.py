@@ -104,6 +104,9 @@ class Router:
         self.stats = RouterStats()
         #: Per-room message counts for /metrics (`bots.runtime.metrics.Metrics`), when the runtime keeps them.
         self.metrics: "RoomCounts | None" = None
+        #: The reply route of a source no adapter here is named after, made on first use: a worker's
+        #: scheduled message or moderator decision may go to a room before any event from it came in.
+        self.route_for: Callable[[str], Adapter] | None = None
 
     def attach(self, adapter: Adapter) -> None:
         """Make ``adapter`` a reply route and send its events here."""
@@ -111,6 +114,14 @@ class Router:
             raise ValueError(f"two adapters are named {adapter.name!r}")
         self.adapters[adapter.name] = adapter
         adapter.bind(self.dispatch)
+
+    def route(self, source: str) -> Adapter | None:
+        """The adapter replies to ``source`` go through (made by `route_for` where there is none yet)."""
+        adapter = self.adapters.get(source)
+        if adapter is None and source and self.route_for is not None:
+            adapter = self.route_for(source)
+            self.attach(adapter)
+        return adapter
 
     def add_listener(self, listener: Listener, wants: Wants = ANY) -> None:
         """Call ``listener`` for every non-command event that ``wants`` matches."""
@@ -246,7 +257,7 @@ class Router:
 
     async def send(self, reply: Reply, *, source: str) -> str | None:
         """Send through the adapter named ``source`` and record it; None if sending failed."""
-        adapter = self.adapters.get(source)
+        adapter = self.route(source)
         if adapter is None:
             self.stats.send_errors += 1
             log.error("no adapter named %r to send a reply to room %s", source, reply.room.key)

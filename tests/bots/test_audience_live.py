@@ -2,7 +2,8 @@
 restarts, the offline export and picture.
 
 Driven through the replay adapter (real store, router, listener, worker thread,
-Leiden, cascades). The generated room has three planted groups that talk among
+Leiden, cascades), on one process and on an ingress and a worker through Redis (the ``deployment``
+fixture). The generated room has three planted groups that talk among
 themselves, a helper with a space in her name who answers everyone, and
 newcomers in the last session, so every part of the report has something to find.
 """
@@ -21,11 +22,13 @@ import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, make_config  # noqa: E402
+from conftest import ROOT  # noqa: E402
 
 from adapters.replay import ReplayAdapter  # noqa: E402
 from bots.app import Runtime  # noqa: E402
 from bots.cli.main import cli  # noqa: E402
+
+pytestmark = pytest.mark.both_deployments
 
 SAMPLE = ROOT / "knowledge" / "samples" / "room.jsonl"
 T0 = datetime(2026, 11, 20, 20, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -95,10 +98,10 @@ def write_log(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-async def replay(log: Path, data_dir: Path, **sections: Any) -> tuple[Runtime, ReplayAdapter]:
-    runtime = Runtime.build(make_config(**{**QUIET, **sections}), data_dir)
+async def replay(deployment: Any, log: Path, data_dir: Path, **sections: Any) -> tuple[Runtime, ReplayAdapter]:
+    runtime = deployment.build(data_dir, **{**QUIET, **sections})
     adapter = ReplayAdapter(log, fast=True)
-    await runtime.serve([adapter], handle_signals=False)
+    await deployment.serve(runtime, [adapter])
     return runtime, adapter
 
 
@@ -107,8 +110,8 @@ def big_log(tmp_path_factory) -> Path:
     return write_log(tmp_path_factory.mktemp("audience") / "big.jsonl", generated_room())
 
 
-async def test_the_generated_room_finds_its_groups_helper_and_seeds(big_log, data_dir):
-    runtime, adapter = await replay(big_log, data_dir)
+async def test_the_generated_room_finds_its_groups_helper_and_seeds(deployment, big_log, data_dir):
+    runtime, adapter = await replay(deployment, big_log, data_dir)
     try:
         replies = {r.reply_to: r.text for r in adapter.replies if r.reply_to}
         audience = replies["c-aud"]
@@ -139,13 +142,13 @@ async def test_the_generated_room_finds_its_groups_helper_and_seeds(big_log, dat
         runtime.close()
 
 
-async def test_the_sample_room_and_a_restart_rebuild_the_same_graph(data_dir):
-    runtime, _ = await replay(SAMPLE, data_dir)
+async def test_the_sample_room_and_a_restart_rebuild_the_same_graph(deployment, data_dir):
+    runtime, _ = await replay(deployment, SAMPLE, data_dir)
     first = runtime.audience_summary
     runtime.close()
     assert first["graph_nodes"] == 7 and first["communities"] >= 1   # the host's transcript is not a tie
 
-    again = Runtime.build(make_config(**QUIET), data_dir)
+    again = deployment.build(data_dir, **QUIET)
     try:
         report = await again.audience.run_in_worker(again.audience.report, "replay:smoothie-lab")
         assert (report.nodes, report.edges) == (first["graph_nodes"], first["graph_edges"])
@@ -158,14 +161,14 @@ async def test_the_sample_room_and_a_restart_rebuild_the_same_graph(data_dir):
         again.close()
 
 
-async def test_an_empty_room_and_a_lonely_viewer(data_dir, tmp_path):
+async def test_an_empty_room_and_a_lonely_viewer(deployment, data_dir, tmp_path):
     rows = [{"id": "1", "ts": stamp(0), "user": "host", "role": "host", "room": "e", "text": "/audience"},
             {"id": "2", "ts": stamp(1), "user": "host", "role": "host", "room": "e", "text": "/reach 2"},
             {"id": "3", "ts": stamp(2), "user": "solo", "room": "e", "text": "hello? @solo @ghost"},
             {"id": "4", "ts": stamp(3), "user": "solo", "room": "e", "text": "anyone?", "reply_to": "3"},
             {"id": "5", "ts": stamp(4), "user": "host", "role": "host", "room": "e", "text": "/audience"},
             {"id": "6", "ts": stamp(5), "user": "host", "role": "host", "room": "e", "text": "/reach 2"}]
-    runtime, adapter = await replay(write_log(tmp_path / "e.jsonl", rows), data_dir)
+    runtime, adapter = await replay(deployment, write_log(tmp_path / "e.jsonl", rows), data_dir)
     try:
         replies = {r.reply_to: r.text for r in adapter.replies if r.reply_to}
         assert replies["1"] == "Nobody has chatted in this room yet."

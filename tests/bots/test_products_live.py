@@ -1,7 +1,8 @@
 """Live product ranking through the real runtime: replayed streams, host commands, floods, restarts.
 
 Driven in-process through the replay adapter (errbot's test-backend idea): a
-real store, router, brain and ranking; the chat log is the script.
+real store, router, brain and ranking; the chat log is the script. Every test runs on one process and
+on an ingress and a worker through Redis (the ``deployment`` fixture).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, make_config  # noqa: E402
+from conftest import ROOT  # noqa: E402
 
 from adapters.replay import ReplayAdapter  # noqa: E402
 from bots.app import Runtime  # noqa: E402
+
+pytestmark = pytest.mark.both_deployments
 
 STREAM = ROOT / "knowledge" / "samples" / "stream.jsonl"
 
@@ -34,20 +37,20 @@ def ts(seconds: float) -> str:
     return f"2026-11-20T20:{int(minutes):02d}:{sec:06.3f}+08:00"
 
 
-async def replay(log: Path, data_dir: Path, **sections: Any) -> tuple[Runtime, ReplayAdapter]:
-    runtime = Runtime.build(make_config(**sections), data_dir)
+async def replay(deployment: Any, log: Path, data_dir: Path, **sections: Any) -> tuple[Runtime, ReplayAdapter]:
+    runtime = deployment.build(data_dir, **sections)
     adapter = ReplayAdapter(log, fast=True)
     try:
-        await runtime.serve([adapter], handle_signals=False)
+        await deployment.serve(runtime, [adapter])
     finally:
         await runtime.brain.aclose()
     return runtime, adapter
 
 
 @pytest.mark.integration
-async def test_the_sample_stream_moves_the_top_product_with_the_host(data_dir):
+async def test_the_sample_stream_moves_the_top_product_with_the_host(deployment, data_dir):
     """The real model on the shipped script: blender → travel lid → course → e-book."""
-    runtime, adapter = await replay(STREAM, data_dir, retrieval={"embedder": "minilm"},
+    runtime, adapter = await replay(deployment, STREAM, data_dir, retrieval={"embedder": "minilm"},
                                     products={"auto_suggest": True, "suggest_min_interval": 0})
     try:
         products = runtime.products
@@ -69,7 +72,7 @@ async def test_the_sample_stream_moves_the_top_product_with_the_host(data_dir):
         runtime.close()
 
 
-async def test_host_commands_topic_products_and_pin(data_dir, tmp_path):
+async def test_host_commands_topic_products_and_pin(deployment, data_dir, tmp_path):
     rows = [
         {"id": "c1", "ts": ts(0), "user": "lin", "role": "host", "text": "/topic travel lid with a silicone straw"},
         {"id": "c2", "ts": ts(1), "user": "lin", "role": "host", "text": "/products 3"},
@@ -79,7 +82,7 @@ async def test_host_commands_topic_products_and_pin(data_dir, tmp_path):
         {"id": "c6", "ts": ts(5), "user": "vic", "text": "/products"},
         {"id": "c7", "ts": ts(6), "user": "vic", "text": "/pin BG-PRO-01"},
     ]
-    runtime, adapter = await replay(write_log(tmp_path / "cmd.jsonl", rows), data_dir)
+    runtime, adapter = await replay(deployment, write_log(tmp_path / "cmd.jsonl", rows), data_dir)
     try:
         replies = {r.reply_to: r for r in adapter.replies if r.reply_to}
         assert replies["c1"].text.startswith("Topic noted") and "Travel Lid" in replies["c1"].text
@@ -99,17 +102,20 @@ async def test_host_commands_topic_products_and_pin(data_dir, tmp_path):
         runtime.close()
 
 
-async def test_a_transcript_flood_is_ranked_in_batches_and_nothing_is_lost(data_dir, tmp_path):
+async def test_a_transcript_flood_is_ranked_in_batches_and_nothing_is_lost(deployment, data_dir, tmp_path):
     lines = ["the portable blender crushes frozen fruit", "look at this travel lid with a straw",
              "our smoothie course has daily lessons"]
     rows = [{"id": f"t{i}", "ts": ts(i * 0.01), "user": "lin", "role": "host", "kind": "transcript",
              "text": lines[(i // 300) % 3]} for i in range(1000)]  # 100 lines a second for 10 s
-    runtime, adapter = await replay(write_log(tmp_path / "flood.jsonl", rows), data_dir,
+    runtime, adapter = await replay(deployment, write_log(tmp_path / "flood.jsonl", rows), data_dir,
                                     products={"rerank_interval": 0.25, "half_life": 1})
     try:
         stats = runtime.products.stats
         assert stats.lines == 1000
-        assert 10 <= stats.rankings <= 45  # ~one ranking per 0.25 s of speech, not one per line
+        # Lines queued while a ranking runs join the next batch: a fast replay in one process gets ~one
+        # ranking per 0.25 s of speech; a worker taking the lines one stream entry at a time gets batches
+        # of a few lines. Either way a ranking per several lines, never one per line.
+        assert 10 <= stats.rankings <= (45 if deployment.name == "embedded" else 250)
         assert runtime.store.count(room="replay:live", kind="transcript") == 1000
         # with a 1 s half-life the top follows the host through 3 s of each product
         assert [pid for _, _, pid in runtime.products.top_history] == ["BG-PRO-01", "BG-LID-01", "SL-COURSE-30",
@@ -118,12 +124,12 @@ async def test_a_transcript_flood_is_ranked_in_batches_and_nothing_is_lost(data_
         runtime.close()
 
 
-async def test_pins_survive_a_restart(data_dir, tmp_path):
+async def test_pins_survive_a_restart(deployment, data_dir, tmp_path):
     log = write_log(tmp_path / "pin.jsonl", [{"id": "p1", "ts": ts(0), "user": "lin", "role": "host",
                                               "text": "/pin BG-PRO-01"}])
-    runtime, _ = await replay(log, data_dir)
+    runtime, _ = await replay(deployment, log, data_dir)
     runtime.close()
-    again = Runtime.build(make_config(), data_dir)
+    again = deployment.build(data_dir)
     try:
         room = await again.products._room_loaded("replay:live")
         assert "BG-PRO-01" in room.pins
@@ -131,7 +137,7 @@ async def test_pins_survive_a_restart(data_dir, tmp_path):
         again.close()
 
 
-async def test_an_empty_catalog_says_so_and_transcripts_do_no_harm(data_dir, tmp_path):
+async def test_an_empty_catalog_says_so_and_transcripts_do_no_harm(deployment, data_dir, tmp_path):
     folder = tmp_path / "kb"
     folder.mkdir()
     shutil.copy(ROOT / "knowledge" / "course.md", folder / "course.md")
@@ -139,7 +145,7 @@ async def test_an_empty_catalog_says_so_and_transcripts_do_no_harm(data_dir, tmp
              "text": "today we blend mangoes"},
             {"id": "q1", "ts": ts(1), "user": "vic", "text": "how much is this one?"},
             {"id": "c1", "ts": ts(2), "user": "lin", "role": "host", "text": "/products"}]
-    runtime, adapter = await replay(write_log(tmp_path / "empty.jsonl", rows), data_dir,
+    runtime, adapter = await replay(deployment, write_log(tmp_path / "empty.jsonl", rows), data_dir,
                                     knowledge={"path": str(folder)})
     try:
         replies = {r.reply_to: r.text for r in adapter.replies if r.reply_to}

@@ -78,23 +78,29 @@ def _quiet_config(tmp_path: Path) -> Path:
 
 @pytest.mark.integration
 def test_a_replay_killed_midway_resumes_where_it_stopped(tmp_path):
-    log = write_log(tmp_path / "big.jsonl", 60_000)
+    # Sizes well under the store's in-memory limits (_PRELOAD_IDS, _SEEN_KEYS), as 60,000 was: the log only
+    # needs to outlast the kill (~3 s of replay still to go at 5,000 rows/s); a bigger one only slows the resume.
+    total, kill_at = 20_000, 5_000
+    log = write_log(tmp_path / "big.jsonl", total)
     data = tmp_path / "d"
     config = _quiet_config(tmp_path)
     proc = liveroom("replay", str(log), "--fast", "--json", data_dir=data,
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    kill_when_stored(proc, data / "liveroom.db", 10_000)
+    kill_when_stored(proc, data / "liveroom.db", kill_at)
     killed_at = stored(data)[0]
-    assert 10_000 <= killed_at < 60_000
+    assert kill_at <= killed_at < total
     resumed = replay(config, data, log)
-    assert resumed["already_stored"] == killed_at and resumed["committed"] == 60_000 - killed_at
+    assert resumed["already_stored"] == killed_at and resumed["committed"] == total - killed_at
     rows, distinct, _ = stored(data)
-    assert rows == distinct == 60_000
+    assert rows == distinct == total
 
 
 @pytest.mark.integration
 def test_two_replays_of_one_file_at_once_store_each_event_once(tmp_path):
-    log = write_log(tmp_path / "chat.jsonl", 20_000)
+    # 10,000 events: both processes start replaying within ~0.1 s of each other (the same start-up) and
+    # replay for ~3 s side by side, so they still race over every id; 20,000 only lengthened the race.
+    total = 10_000
+    log = write_log(tmp_path / "chat.jsonl", total)
     data = tmp_path / "d"
     config = _quiet_config(tmp_path)
     replay(config, data, write_log(tmp_path / "warm.jsonl", 1, start=10**6))  # create and migrate the database
@@ -106,6 +112,6 @@ def test_two_replays_of_one_file_at_once_store_each_event_once(tmp_path):
         assert proc.returncode == 0, err
         reports.append(json.loads(out))
     rows, distinct, _ = stored(data)
-    assert rows == distinct == 20_001
-    assert sum(r["committed"] for r in reports) == 20_000  # every event written by exactly one of them
-    assert sum(r["already_stored"] for r in reports) == 20_000
+    assert rows == distinct == total + 1
+    assert sum(r["committed"] for r in reports) == total  # every event written by exactly one of them
+    assert sum(r["already_stored"] for r in reports) == total

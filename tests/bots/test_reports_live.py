@@ -1,14 +1,18 @@
-"""/live and /report in a room, and `liveroom report` on a replayed sample room."""
+"""/live and /report in a room (on one process and on an ingress and a worker through Redis), and
+`liveroom report` on a replayed sample room."""
 
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import ROOT  # noqa: E402
 
 from bots.cli.main import cli  # noqa: E402
+
+pytestmark = pytest.mark.both_deployments
 
 
 async def test_live_marks_a_session_and_report_posts_a_summary_with_the_file(room):

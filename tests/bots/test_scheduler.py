@@ -1,7 +1,7 @@
 """The scheduler through the real runtime, on a controllable clock.
 
-Real APScheduler with its SQLAlchemy job store in the bot's SQLite database,
-real router and console room. The clock is ours: APScheduler reads "now" from
+Real APScheduler with its SQLAlchemy job store in the bot's database (SQLite, PostgreSQL, and on a
+worker of the distributed deployment its room's partition table), real router and console room. The clock is ours: APScheduler reads "now" from
 its scheduler module, which the ``clock`` fixture points at the same fake time
 the service uses, so hours pass in microseconds and restarts are new runtimes
 on the same data directory.
@@ -9,18 +9,20 @@ on the same data directory.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ConsoleRoom, make_config  # noqa: E402
+from conftest import ConsoleRoom, _load_helper, distributed_deployment, make_config  # noqa: E402
 
-from bots.app import Runtime  # noqa: E402
+from bots.distributed.streams import partition_of  # noqa: E402
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)  # a Tuesday
 
@@ -56,37 +58,73 @@ def clock(monkeypatch) -> Clock:
 
 @dataclass(frozen=True)
 class Place:
-    """Where every life of the bot in one test keeps its state: a data folder and a database."""
+    """Where every life of the bot in one test keeps its state, and how the bot runs (a deployment)."""
 
     data_dir: Path
-    url: str
+    deployment: Any
+    #: the config sections of the place: the database of a one-process bot
+    sections: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return self.runtime_config().database.url
+
+    def runtime_config(self) -> Any:
+        if self.deployment.name == "embedded":
+            return make_config(**self.sections)
+        return self.deployment.build_config(self.data_dir)
+
+    @property
+    def job_table(self) -> str:
+        """Where the jobs of the test's room are stored: one table, or its partition's on the workers."""
+        if self.deployment.name == "embedded":
+            return "scheduled_jobs"
+        return f"scheduled_jobs_p{partition_of('console:test', self.deployment.partitions)}"
 
 
-@pytest.fixture
-def place(data_dir: Path, database_url: str) -> Place:
-    """The scheduler's job store on SQLite and on a real PostgreSQL (the same assertions)."""
-    return Place(data_dir, database_url)
+@pytest.fixture(params=["sqlite", "postgresql", "distributed"])
+async def place(request, data_dir: Path, tmp_path: Path):
+    """The scheduler's job store on SQLite and a real PostgreSQL in one process, and on a worker fed
+    through Redis (its partition's table on PostgreSQL): the same assertions."""
+    deployments = _load_helper("deployments.py")
+    if request.param == "sqlite":
+        yield Place(data_dir, deployments.Embedded(make_config), {"database": {"url": f"sqlite:///{tmp_path}/s.db"}})
+    elif request.param == "postgresql":
+        url = request.getfixturevalue("postgres_cluster").new_database()
+        yield Place(data_dir, deployments.Embedded(make_config), {"database": {"url": url}})
+    else:
+        deployment = distributed_deployment(request)
+        try:
+            yield Place(data_dir, deployment, {})
+        finally:
+            await deployment.close()
 
 
 class Bot:
     """One life of the bot: a runtime, its console room and its scheduler on the shared clock."""
 
     def __init__(self, place: Place, clock: Clock, **sections) -> None:
-        self.runtime = Runtime.build(make_config(answers={"enabled": False}, products={"enabled": False},
-                                                 audience={"enabled": False}, database={"url": place.url},
-                                                 **sections), place.data_dir)
+        self.runtime = place.deployment.build(place.data_dir, answers={"enabled": False},
+                                              products={"enabled": False}, audience={"enabled": False},
+                                              **place.sections, **sections)
         assert self.runtime.schedule is not None
         self.schedule = self.runtime.schedule
         self.schedule.clock = clock
-        self.room = ConsoleRoom(self.runtime)
+        self.room = ConsoleRoom(self.runtime, deployment=place.deployment)
         self._seen = 0
 
     async def __aenter__(self) -> "Bot":
-        await self.schedule.start()
+        if self.room.cluster is not None:
+            await self.room.cluster.start()  # the worker starts the scheduler with the partitions it takes
+        else:
+            await self.schedule.start()
         await self.room.as_user("lin", "host")
         return self
 
     async def __aexit__(self, *exc) -> None:
+        if self.room.cluster is not None:
+            await self.room.end()  # the worker stops: its scheduler with it
+            return
         await self.schedule.shutdown()
         if self.runtime.audience is not None:
             await self.runtime.audience.drain()
@@ -103,6 +141,7 @@ class Bot:
         since the last tick (start-up included: a restart processes due jobs at once)."""
         self.schedule.wakeup()
         await self.schedule.idle()
+        await self.room.delivered()
         text = self.room.out.getvalue()
         printed, self._seen = text[self._seen:], len(text)
         return "\n".join(line for line in printed.splitlines() if not line.startswith("you are"))
@@ -209,7 +248,8 @@ async def test_a_corrupt_job_row_is_dropped_and_the_rest_still_fire(place, clock
         await bot.say("/schedule live in 1 hour Good stream")
     engine = sa.create_engine(place.url)
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO scheduled_jobs (id, next_run_time, job_state) VALUES (:id, :at, :state)"),
+        conn.execute(sa.text(f"INSERT INTO {place.job_table} (id, next_run_time, job_state) "
+                             "VALUES (:id, :at, :state)"),
                      {"id": "broken", "at": START.timestamp() + 60, "state": b"not a pickle"})
     engine.dispose()
     clock.advance(hours=1, seconds=1)
@@ -217,3 +257,43 @@ async def test_a_corrupt_job_row_is_dropped_and_the_rest_still_fire(place, clock
         printed = await bot.tick()
         assert "We are live now: Good stream" in printed
         assert all(j.id != "broken" for j in await bot.schedule.jobs())
+
+
+@pytest.mark.integration
+async def test_a_rooms_schedule_moves_with_its_partition_to_the_next_worker(request, data_dir, tmp_path, clock):
+    """Two workers: the room's messages fire from whichever holds its partition, once; when that worker
+    leaves, the other opens the partition's job table and posts the next reminder through the ingress."""
+    from bots.app import Runtime
+    from bots.distributed.worker import Worker
+
+    deployment = distributed_deployment(request)
+    place = Place(data_dir, deployment, {})
+    try:
+        async with Bot(place, clock) as bot:
+            said = await bot.say("/schedule live in 1 hour Good stream")
+            assert "Scheduled live-" in said
+            cluster = bot.room.cluster
+            other = Runtime.build(place.runtime_config(), tmp_path / "second")  # the same database, elsewhere
+            other.schedule.clock = clock
+            second = Worker(other, cluster.redis, cluster.layout, lease_seconds=2.0)
+            running = asyncio.create_task(second.run())
+            try:
+                await cluster.stop_worker()              # the first worker leaves; the second takes every room
+                for _ in range(200):
+                    if len(second.leases.owned) == deployment.partitions and len(second._scheduling) == 4:  # noqa: SLF001
+                        break
+                    await asyncio.sleep(0.05)
+                assert partition_of("console:test", deployment.partitions) in second._scheduling  # noqa: SLF001
+                assert [j.id.split(".")[1] for j in await other.schedule.jobs("console:test")] == ["t-5m", "start"]
+                clock.advance(minutes=55, seconds=1)
+                other.schedule.wakeup()
+                await other.schedule.idle()
+                await bot.room.delivered()
+                assert bot.room.out.getvalue().count("Coming up in 5 minutes: Good stream") == 1
+                assert [j.id.split(".")[1] for j in await other.schedule.jobs("console:test")] == ["start"]
+            finally:
+                await second.stop()
+                await running
+                other.close()
+    finally:
+        await deployment.close()

@@ -1,5 +1,6 @@
 """Traffic through the real runtime: anomaly notices from a replayed raid, /when from past streams,
-the weekly job, and the offline plot and forecast evaluation."""
+the weekly job (on one process and on an ingress and a worker through Redis), and the offline plot and
+forecast evaluation."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import ROOT, make_config  # noqa: E402
+from conftest import ROOT  # noqa: E402
 
 from adapters.replay import ReplayAdapter  # noqa: E402
 from bots.app import Runtime  # noqa: E402
 from bots.cli.main import cli  # noqa: E402
+
+pytestmark = pytest.mark.both_deployments
 
 SHANGHAI = timezone(timedelta(hours=8))
 QUIET = {"answers": {"enabled": False}, "products": {"enabled": False}, "audience": {"enabled": False}}
@@ -42,16 +47,16 @@ def steady_then_raid(start: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-async def replay(log: Path, data_dir: Path, **sections: Any) -> tuple[Runtime, ReplayAdapter]:
-    runtime = Runtime.build(make_config(**{**QUIET, **sections}), data_dir)
+async def replay(deployment: Any, log: Path, data_dir: Path, **sections: Any) -> tuple[Runtime, ReplayAdapter]:
+    runtime = deployment.build(data_dir, **{**QUIET, **sections})
     adapter = ReplayAdapter(log, fast=True)
-    await runtime.serve([adapter], handle_signals=False)
+    await deployment.serve(runtime, [adapter])
     return runtime, adapter
 
 
-async def test_a_raid_is_whispered_to_the_host_once(data_dir, tmp_path):
+async def test_a_raid_is_whispered_to_the_host_once(deployment, data_dir, tmp_path):
     log = write_log(tmp_path / "raid.jsonl", steady_then_raid(datetime(2026, 11, 20, 20, 0, tzinfo=SHANGHAI)))
-    runtime, adapter = await replay(log, data_dir)
+    runtime, adapter = await replay(deployment, log, data_dir)
     try:
         spikes = [a for _, a in runtime.traffic.notices if a.kind == "spike"]
         assert len(spikes) == 1 and spikes[0].value == 300
@@ -81,15 +86,15 @@ def weekly_streams(weeks: int, *, end: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-async def test_when_suggests_the_busy_evening_and_books_the_weekly_post(data_dir, tmp_path, monkeypatch):
+async def test_when_suggests_the_busy_evening_and_books_the_weekly_post(deployment, data_dir, tmp_path, monkeypatch):
     now = datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI)             # a Tuesday morning
     rows = weekly_streams(6, end=now)
     rows.append({"id": "w", "ts": now.isoformat(), "user": "lin", "role": "host", "room": "shop", "text": "/when"})
     log = write_log(tmp_path / "weeks.jsonl", rows)
-    runtime = Runtime.build(make_config(**QUIET, schedule={"timezone": "Asia/Shanghai"}), data_dir)
+    runtime = deployment.build(data_dir, **QUIET, schedule={"timezone": "Asia/Shanghai"})
     runtime.traffic.clock = lambda: now
     adapter = ReplayAdapter(log, fast=True)
-    await runtime.serve([adapter], handle_signals=False)
+    await deployment.serve(runtime, [adapter])
     try:
         [answer] = [r.text for r in adapter.replies if r.reply_to == "w"]
         lines = answer.splitlines()
@@ -97,16 +102,23 @@ async def test_when_suggests_the_busy_evening_and_books_the_weekly_post(data_dir
         assert lines[1].startswith("  1. Fri 27 Nov 20:00"), answer
         assert "Fridays" in lines[1] and "6" in lines[1]                  # the reason names the past streams
         assert "I will send you these every Mon at 10:00" in answer
-        jobs = runtime.store.engine.connect().exec_driver_sql("SELECT id FROM scheduled_jobs").fetchall()
-        assert [j[0] for j in jobs] == ["when-replay:shop"]
+        assert stored_jobs(runtime) == ["when-replay:shop"]
     finally:
         runtime.close()
 
 
-async def test_when_in_a_new_room_says_why_there_is_nothing(data_dir, tmp_path):
+def stored_jobs(runtime: Runtime) -> list[str]:
+    """The ids in the job tables: one table in one process, one per partition on the workers."""
+    engine = runtime.store.engine
+    with engine.connect() as conn:
+        return sorted(row[0] for table in sa.inspect(engine).get_table_names() if table.startswith("scheduled_jobs")
+                      for row in conn.execute(sa.text(f"SELECT id FROM {table}")))
+
+
+async def test_when_in_a_new_room_says_why_there_is_nothing(deployment, data_dir, tmp_path):
     log = write_log(tmp_path / "new.jsonl", [{"id": "w", "ts": "2026-11-24T09:00:00+08:00", "user": "lin",
                                               "role": "host", "room": "fresh", "text": "/when"}])
-    runtime, adapter = await replay(log, data_dir, traffic={"weekly_suggestions": False})
+    runtime, adapter = await replay(deployment, log, data_dir, traffic={"weekly_suggestions": False})
     try:
         [answer] = [r.text for r in adapter.replies if r.reply_to == "w"]
         assert answer.startswith("No suggestion yet: no stream of 10 minutes or more is recorded")
