@@ -35,7 +35,7 @@ from brain.store.event_store import Store
 if TYPE_CHECKING:  # pragma: no cover
     from bots.dashboard import DashboardServer
 
-__all__ = ["Runtime", "database_url", "configured_adapters", "NoAdapterError"]
+__all__ = ["Runtime", "database_url", "configured_adapters", "discord_name", "NoAdapterError"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,15 @@ def database_url(config: Config, data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'liveroom.db').resolve()}"
 
 
+def discord_name(shard_ids: "Sequence[int] | None") -> str:
+    """The Discord adapter's name: ``discord``, or with the shards it runs when the shards are split over
+    ingress processes (``discord-shards-0-1``). The name routes replies (``{prefix}:out:{name}``), so
+    each ingress posts the replies to the servers of its own shards: only the process that got a slash
+    command can answer it. Keep ``shard_ids`` stable: a reply to an event of a name no process runs any
+    more waits in its stream."""
+    return "discord" if shard_ids is None else "discord-shards-" + "-".join(str(i) for i in sorted(shard_ids))
+
+
 def configured_adapters(config: Config) -> list[Adapter]:
     """The adapters ``config.yaml`` enables, in a stable order."""
     adapters: list[Adapter] = []
@@ -62,7 +71,7 @@ def configured_adapters(config: Config) -> list[Adapter]:
     if discord.enabled:
         from adapters.discord import DiscordAdapter  # imported only when used: discord.py is heavy
 
-        adapters.append(DiscordAdapter(discord.token, name="discord", guild_ids=discord.guild_ids,
+        adapters.append(DiscordAdapter(discord.token, name=discord_name(discord.shard_ids), guild_ids=discord.guild_ids,
                                        host_roles=discord.roles.host, mod_roles=discord.roles.mod,
                                        channel_budget=discord.channel_budget, api_base=discord.api_base,
                                        gateway_url=discord.gateway_url, bot_name=config.bot.name,

@@ -49,14 +49,16 @@ def test_a_bad_shard_count_is_reported_once_not_again_for_shard_ids() -> None:
     assert "adapters.discord.shard_count" in problem
 
 
-@pytest.mark.parametrize(("lines", "count", "ids"), [
-    ("", None, None),
-    ("    shard_count: auto\n", "auto", None),
-    ("    shard_count: 4\n", 4, None),
-    ("    shard_count: ${SHARDS}\n    shard_ids: [3, 0]\n", 4, (3, 0)),
+@pytest.mark.parametrize(("lines", "count", "ids", "name"), [
+    ("", None, None, "discord"),
+    ("    shard_count: auto\n", "auto", None, "discord"),
+    ("    shard_count: 4\n", 4, None, "discord"),
+    ("    shard_count: ${SHARDS}\n    shard_ids: [3, 0]\n", 4, (3, 0), "discord-shards-0-3"),
 ])
-def test_good_sharding_reaches_the_adapter(lines: str, count: object, ids: tuple[int, ...] | None) -> None:
+def test_good_sharding_reaches_the_adapter(lines: str, count: object, ids: tuple[int, ...] | None, name: str) -> None:
+    """A process running some of the shards has a name of its own: its replies come back to it alone."""
     config = parse_config(discord(lines), "cfg.yaml", {**ENV, "SHARDS": "4"})
     assert (config.adapters.discord.shard_count, config.adapters.discord.shard_ids) == (count, ids)
     [adapter] = [a for a in configured_adapters(config) if a.platform == "discord"]
     assert (adapter.shard_count, adapter.shard_ids) == (count, ids)  # type: ignore[attr-defined]
+    assert adapter.name == name
