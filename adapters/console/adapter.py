@@ -2,9 +2,10 @@
 
 You type as a viewer. Lines of the form ``/as host [name]`` (or ``mod``,
 ``viewer``) switch who you are, so host and moderator commands can be tried;
-``/say <text>`` speaks as the host on stream (a transcript line); ``/quit``
-leaves. Everything else starting with ``/`` is a bot command. Bot replies
-print in the room.
+``/say <text>`` speaks as the host on stream (a transcript line); ``/react +1``
+(or ``-1``) gives the bot's last message a 👍 (or 👎), as a viewer's reaction
+does on Discord or Telegram; ``/quit`` leaves. Everything else starting with
+``/`` is a bot command. Bot replies print in the room.
 
 Input comes from any text stream. The blocking reads happen on a daemon
 thread, so a pending ``readline`` never keeps the process alive at shutdown;
@@ -21,13 +22,13 @@ from typing import TextIO
 
 from adapters.base import Adapter
 from adapters.commands import parse_command
-from adapters.model import CommandEvent, MessageEvent, Reply, Role, Room, TranscriptEvent, User
+from adapters.model import CommandEvent, FeedbackEvent, MessageEvent, Reply, Role, Room, TranscriptEvent, User
 
 __all__ = ["ConsoleAdapter"]
 
 META_HELP = (
     "console: /as host|mod|viewer [name] switches who you are; "
-    "/say <text> speaks as the host on stream; /quit leaves."
+    "/say <text> speaks as the host on stream; /react +1|-1 rates the bot's last message; /quit leaves."
 )
 
 
@@ -63,6 +64,8 @@ class ConsoleAdapter(Adapter):
         # A prompt only makes sense for a person at a terminal, not for piped input.
         self._prompt = prompt and _isatty(self._stdin)
         self._stopped = asyncio.Event()
+        #: the id of the bot's last message everyone saw here: what ``/react`` rates
+        self._last_sent: str | None = None
 
     # ---- input -------------------------------------------------------------------------
 
@@ -110,6 +113,9 @@ class ConsoleAdapter(Adapter):
         if stripped == "/as" or stripped.startswith("/as "):
             self._switch_identity(stripped[3:].split())
             return True
+        if stripped == "/react" or stripped.startswith("/react "):
+            await self._react(stripped[6:].strip())
+            return True
         event_id = self.next_id()
         if stripped.startswith("/say"):
             spoken = stripped[4:].strip()
@@ -127,6 +133,18 @@ class ConsoleAdapter(Adapter):
             await self.emit(MessageEvent(event_id=event_id, room=self.room, author=self.user,
                                          text=text, mentions=self._mentions(text), source=self.name))
         return True
+
+    async def _react(self, value: str) -> None:
+        """A 👍 (+1) or 👎 (-1) on the bot's last message in this room."""
+        if value not in ("+1", "-1", "👍", "👎"):
+            self._print("console: /react +1 or /react -1 (a 👍 or 👎 on the bot's last message)")
+            return
+        if self._last_sent is None:
+            self._print("console: the bot has not said anything here yet")
+            return
+        await self.emit(FeedbackEvent(event_id=self.next_id("react"), room=self.room, author=self.user,
+                                      target=self._last_sent, value=1 if value in ("+1", "👍") else -1,
+                                      source=self.name))
 
     def _switch_identity(self, words: list[str]) -> None:
         if not words:
@@ -152,7 +170,10 @@ class ConsoleAdapter(Adapter):
             prefix += " (only you see this)"
         self._print("\n".join(f"{prefix} {line}" if i == 0 else f"{' ' * len(prefix)} {line}"
                               for i, line in enumerate(reply.text.splitlines() or [""])))
-        return self.next_id("out")
+        message_id = self.next_id("out")
+        if not reply.ephemeral:
+            self._last_sent = message_id
+        return message_id
 
     async def stop(self) -> None:
         self._stopped.set()

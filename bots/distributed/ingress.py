@@ -7,17 +7,23 @@ instead of being exceeded by several workers each keeping its own; an interactio
 command) can only be answered by the connection that received it; and posting is made idempotent in
 one place (``{prefix}:sent:{reply id}``, set before posting), so nothing is posted twice across a
 worker's failover. The cost is one more hop through Redis, well under a millisecond on a LAN.
+
+The workers know a reply by its reply id (it is what the store records); the platform knows it by its
+message id. The ingress remembers which is which when it posts (``{prefix}:posted:…``, a day), and a
+viewer's 👍/👎 on the message reaches the workers naming the reply id, as in one process it names the
+id the store recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from adapters.base import Adapter, SinkUnavailable
-from adapters.model import Event
+from adapters.model import Event, FeedbackEvent
 from bots.distributed.streams import INGRESS_GROUP, StreamLayout, append
 from bots.distributed.wire import WireError, decode_reply, encode_event
 
@@ -58,12 +64,24 @@ class IngressSink:
         self.stats = stats or IngressStats()
 
     async def __call__(self, event: Event) -> None:
+        if isinstance(event, FeedbackEvent):
+            event = await self._naming_the_reply(event)
         try:
             await append(self.redis, self.layout.inbound_of(event.room.key), {"e": encode_event(event)},
                          maxlen=self.maxlen, patience=self.patience)
         except Exception as exc:  # noqa: BLE001 - Redis away for longer than our patience
             raise SinkUnavailable(f"Redis has not taken events for {self.patience:.0f} s: {exc}") from exc
         self.stats.events += 1
+
+    async def _naming_the_reply(self, event: FeedbackEvent) -> FeedbackEvent:
+        """A reaction names the platform's message; the workers know the reply by the id they gave it."""
+        try:
+            reply_id = await self.redis.get(self.layout.posted(event.source, event.target))
+        except Exception:  # noqa: BLE001 - Redis away: the append below waits for it; the rating is kept as is
+            return event
+        if reply_id is None:
+            return event  # not a reply this ingress posted in the last day
+        return dataclasses.replace(event, target=reply_id.decode() if isinstance(reply_id, bytes) else reply_id)
 
 
 class ReplyPump:
@@ -140,8 +158,11 @@ class ReplyPump:
             self.stats.duplicate_replies += 1  # posted before (a worker's successor answered it again)
             return
         try:
-            await self.adapters[name].send(reply)
+            message_id = await self.adapters[name].send(reply)
             self.stats.replies += 1
         except Exception:  # noqa: BLE001 - a platform hiccup loses one reply, not the ingress
             self.stats.send_errors += 1
             log.exception("ingress: adapter %s could not post reply %s", name, reply_id)
+            return
+        if message_id is not None and message_id != reply_id:
+            await self.redis.set(self.layout.posted(name, message_id), reply_id, ex=SENT_TTL_SECONDS)

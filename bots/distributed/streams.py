@@ -61,6 +61,10 @@ class StreamLayout:
     def sent(self, reply_id: str) -> str:
         return f"{self.prefix}:sent:{reply_id}"
 
+    def posted(self, source: str, message_id: str) -> str:
+        """The reply id a platform message of adapter ``source`` carries (what 👍/👎 on it refer to)."""
+        return f"{self.prefix}:posted:{source}:{message_id}"
+
     @property
     def dead(self) -> str:
         return f"{self.prefix}:dead"

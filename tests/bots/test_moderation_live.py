@@ -15,7 +15,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import ROOT, ConsoleRoom, close_runtime  # noqa: E402
 
-from adapters.model import FeedbackEvent, Room, User  # noqa: E402
 from brain.moderation.curated import CURATED_FILE, parse  # noqa: E402
 
 pytestmark = pytest.mark.both_deployments
@@ -208,10 +207,7 @@ async def test_viewer_html_is_stored_as_text_and_the_thumbs_down_sends_lookalike
     assert not pending(room)  # not risky: posted at once
     [row] = room.runtime.store.iter_questions(room="console:test")
     assert row["reply_id"] and "<script>" in row["text"]
-    thumbs_down = FeedbackEvent(event_id="fb1", room=Room("console", "test", "console"),
-                                author=User("console", "viewer1", "viewer1"), source="console",
-                                target=row["reply_id"], value=-1)
-    await room.runtime.router.dispatch(thumbs_down)
+    await room.say("/react -1")  # the viewer's 👎 on the answer: through the ingress on the workers
     assert room.runtime.moderation.stats.feedback_down == 1
     await room.as_user("ana")
     out = await room.say("can I use frozen fruit please?", settle=True)
