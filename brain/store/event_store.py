@@ -138,8 +138,9 @@ def _sqlite_multi_row(rows: list[dict[str, Any]]) -> Iterator[tuple[str, tuple[A
             yield _sqlite_insert_sql(columns, len(chunk)), params, len(chunk)
 
 
-def _insert_ignoring_duplicates(dialect: str) -> sa.Insert:
-    """INSERT into ``events`` that skips a row whose (room, event_id, direction) is stored already.
+def _insert_ignoring_duplicates(dialect: str, table: sa.Table = events) -> sa.Insert:
+    """INSERT into ``table`` that skips a row whose unique key is stored already: an event's (room,
+    event_id, direction), a question's (room, event_id).
 
     SQLite and PostgreSQL say ON CONFLICT DO NOTHING; elsewhere a duplicate
     fails its batch and `Store._commit` isolates and counts it. PostgreSQL's
@@ -148,11 +149,11 @@ def _insert_ignoring_duplicates(dialect: str) -> sa.Insert:
     """
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
-        return insert(events).on_conflict_do_nothing()
+        return insert(table).on_conflict_do_nothing()
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
-        return pg_insert(events).on_conflict_do_nothing().returning(events.c.id)
-    return events.insert()
+        return pg_insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return table.insert()
 
 
 def _sqlite_file(engine: sa.Engine) -> tuple[str | None, tuple[int, int] | None]:
@@ -205,6 +206,7 @@ class Store:
         self._writer_error: str | None = None
         self._closed = False
         self._insert_events = _insert_ignoring_duplicates(self.engine.dialect.name)
+        self._insert_questions = _insert_ignoring_duplicates(self.engine.dialect.name, questions)
         self._file, self._file_identity = _sqlite_file(self.engine)
         # (room, event_id) of inbound events this process took: a second copy is refused without a query.
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -543,6 +545,8 @@ class Store:
                         result = conn.execute(self._insert_events, table_rows)
                         if result.rowcount is not None and result.rowcount >= 0:
                             skipped += len(table_rows) - result.rowcount
+                elif table is questions:  # a second outcome for a question (two workers at once) is dropped
+                    conn.execute(self._insert_questions, table_rows)
                 else:
                     conn.execute(table.insert(), table_rows)
         self._committed += len(rows) - skipped

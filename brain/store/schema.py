@@ -121,6 +121,9 @@ def _question_indexes_v2(table: sa.Table) -> None:
 questions = sa.Table("questions", metadata, *_question_columns_v2(),
                      sa.Column("reply_id", sa.String(128), nullable=True))  # added by version 4
 _question_indexes_v2(questions)
+#: The unique index of migration 8: one outcome per question.
+QUESTIONS_UNIQUE = "ux_questions_room_event"
+sa.Index(QUESTIONS_UNIQUE, questions.c.room, questions.c.event_id, unique=True)
 
 
 def _v2_questions(conn: sa.Connection) -> None:
@@ -360,6 +363,17 @@ def _v7_questions_trigram(conn: sa.Connection) -> None:
                     getattr(exc, "orig", exc))
 
 
+def _v8_unique_questions(conn: sa.Connection) -> None:
+    """Version 8: one outcome per question, (room, event_id) unique in ``questions``.
+
+    A question has one outcome; a second row for it can only come from two processes working on it at
+    once (a worker that stalled past its lease while its successor answered too). The store inserts
+    outcomes ignoring a copy, as it does events. Copies recorded before are removed, keeping the first.
+    """
+    conn.execute(sa.text(
+        "DELETE FROM questions WHERE id NOT IN (SELECT MIN(id) FROM questions GROUP BY room, event_id)"))
+    conn.execute(sa.text(f"CREATE UNIQUE INDEX {QUESTIONS_UNIQUE} ON questions (room, event_id)"))
+
 Migration = tuple[int, str, Callable[[sa.Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -370,6 +384,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (5, "questions full-text index", _v5_questions_fts),
     (6, "unique events, dead letters", _v6_unique_events),
     (7, "questions trigram index (PostgreSQL)", _v7_questions_trigram),
+    (8, "one outcome per question", _v8_unique_questions),
 )
 
 

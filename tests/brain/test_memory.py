@@ -254,6 +254,49 @@ def test_migration_6_removes_copies_a_replay_stored_twice(database_url):
         store.close()
 
 
+def question(event_id: str, status: str) -> dict:
+    return dict(room="replay:r1", event_id=event_id, user_key="replay:u", user_name="u", text="how much?",
+                lang="en", status=status, ts=1.0, answered_at=1.0)
+
+
+def test_a_question_keeps_its_first_outcome_whoever_records_another(database_url):
+    """Two workers at once (one stalled past its lease) may both answer a question: one outcome is kept."""
+    first, second = Store(database_url), Store(database_url)
+    try:
+        first.record_question(question("q1", "answered"))
+        assert first.flush()
+        second.record_question(question("q1", "abstained"))  # the copy, in a batch with a new question
+        second.record_question(question("q2", "answered"))
+        assert second.flush()
+        rows = sorted((r["event_id"], r["status"]) for r in first.iter_questions(room="replay:r1"))
+        assert rows == [("q1", "answered"), ("q2", "answered")]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_migration_8_keeps_the_first_outcome_of_a_question_recorded_twice(database_url):
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        schema.schema_version.create(conn)
+        for version, description, step in schema.MIGRATIONS[:7]:
+            step(conn)
+            conn.execute(schema.schema_version.insert().values(version=version, description=description,
+                                                               applied_at=0))
+        conn.execute(sa.text(
+            "INSERT INTO questions (room, event_id, user_key, user_name, text, lang, status, ts, answered_at) "
+            "VALUES (:room, :event_id, :user_key, :user_name, :text, :lang, :status, :ts, :answered_at)"),
+            [question("q1", "answered"), question("q1", "abstained"), question("q2", "merged")])
+    engine.dispose()
+    store = Store(database_url)
+    try:
+        assert (store.schema_before, store.schema_version) == (7, len(schema.MIGRATIONS))
+        rows = sorted((r["event_id"], r["status"]) for r in store.iter_questions(room="replay:r1"))
+        assert rows == [("q1", "answered"), ("q2", "merged")]
+    finally:
+        store.close()
+
+
 def test_a_stopped_writer_is_reported_and_refuses_new_rows(store):
     """If the writer ever stops, nothing may pretend to record: record() raises, problems() says why."""
     store._queue.put(object())  # what a bug in the writer would meet: an item it cannot even set aside
