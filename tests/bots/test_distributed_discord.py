@@ -77,12 +77,12 @@ def interaction_payload(name: str, *, guild: str, channel: str) -> dict[str, Any
             "data": {"id": snowflake(), "name": name, "type": 1, "options": []}}
 
 
-async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> float:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+async def until(condition: Callable[[], bool], what: str | Callable[[], str], timeout: float = WAIT) -> float:
+    """Poll ``condition`` until it holds; fail saying ``what`` (called then, if callable) after ``timeout`` s."""
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what() if callable(what) else what}")
         await asyncio.sleep(0.02)
     return time.monotonic() - started
 
@@ -131,6 +131,11 @@ class Ingress:
             assert source == self.adapter.name
             out.append((reply.room.id, reply.text))
         return out
+
+    async def posted_reply_ids(self) -> list[str]:
+        """The reply ids of the platform messages this ingress's adapter posted (``{prefix}:posted:…``)."""
+        keys = [k async for k in self.redis.scan_iter(match=LAYOUT.posted(self.adapter.name, "*"))]
+        return sorted(v.decode() for v in await self.redis.mget(keys)) if keys else []
 
 
 async def test_each_ingress_posts_the_replies_to_the_guilds_of_its_own_shard(redis_server, tmp_path):
@@ -184,18 +189,28 @@ async def test_each_ingress_posts_the_replies_to_the_guilds_of_its_own_shard(red
         def callbacks(payload: dict[str, Any]) -> list:
             return fake.posted(f"/interactions/{payload['id']}/{payload['token']}/callback")
 
-        await until(lambda: all(channel_posts(c) for c in rooms.values())
-                    and all(callbacks(p) for p in commands.values()), "the answers and the interaction responses")
+        def handled() -> int:  # replies the pumps are done with; a post is recorded before send() returns
+            return sum(i.stats.replies + i.stats.duplicate_replies + i.stats.bad_replies + i.stats.send_errors
+                       for i in (on_0, on_1))
+
+        await until(lambda: handled() >= 4,
+                    lambda: f"the four replies to be posted ({on_0.stats}, {on_1.stats}, {fake.requests[-5:]})")
         answered = time.monotonic() - started
-        await asyncio.sleep(0.6)  # longer than a pump's blocking read: a second post would have landed by now
+        # Longer than a pump's blocking read: a second post would have landed by now (and the pumps have
+        # written down which message carries which reply).
+        await asyncio.sleep(0.6)
 
         for guild, channel in rooms.items():
             # The question: answered once, in its channel, replying to it.
-            (post,) = channel_posts(channel)
+            posts = channel_posts(channel)
+            assert len(posts) == 1, [p.json.get("content") for p in posts]
+            post = posts[0]
             assert "349" in post.json["content"], post.json["content"]
             assert str(post.json["message_reference"]["message_id"]) == questions[guild]["id"]
             # The slash command: answered once, through its interaction's callback (not a deferral).
-            (callback,) = callbacks(commands[guild])
+            responses = callbacks(commands[guild])
+            assert len(responses) == 1, [r.json for r in responses]
+            callback = responses[0]
             assert callback.json["type"] == 4, callback.json
             assert "/help" in callback.json["data"]["content"]
             assert not int(callback.json["data"].get("flags") or 0) & 64  # /help is public
@@ -204,13 +219,18 @@ async def test_each_ingress_posts_the_replies_to_the_guilds_of_its_own_shard(red
         assert not fake.posted("/webhooks/")  # no deferred follow-ups
 
         # Each ingress received its own guild's events and posted its own guild's replies, and only those.
-        for ingress, channel in ((on_0, OTHER_CHANNEL_ID), (on_1, CHANNEL_ID)):
+        for ingress, guild in ((on_0, OTHER_GUILD_ID), (on_1, GUILD_ID)):
+            channel = rooms[guild]
             stats = ingress.stats
             assert (stats.events, stats.replies, stats.duplicate_replies, stats.bad_replies, stats.send_errors) \
                 == (2, 2, 0, 0, 0), (ingress.adapter.name, stats)
             written = await ingress.replies_in_stream()
             assert [room for room, _ in written] == [channel, channel], (ingress.adapter.name, written)
             assert any("349" in text for _, text in written) and any("/help" in text for _, text in written)
+            # What its adapter posted, by the reply ids the pump remembered for that adapter's messages.
+            posted = [reply_id.split("|")[:2] for reply_id in await ingress.posted_reply_ids()]
+            assert sorted(posted) == sorted([[f"discord:{channel}", questions[guild]["id"]],
+                                             [f"discord:{channel}", commands[guild]["id"]]]), posted
         assert not await worker_redis.exists(LAYOUT.outbound("discord"))  # nothing routed to the unsplit name
         assert runtime.router.stats.send_errors == 0
         print(f"\nworker ready after {loaded:.2f} s; all four answered {answered:.2f} s after the events")
