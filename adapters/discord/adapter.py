@@ -39,7 +39,7 @@ import itertools
 import json
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any, Coroutine, Generic, Iterator, Literal, Sequence, TypeVar
 
@@ -54,6 +54,7 @@ from adapters.discord import translate
 from adapters.discord.translate import ChannelInfo, Context, Ignored, RoleInfo, RolePolicy
 from adapters.model import CommandEvent, FeedbackEvent, Reply, Role, User
 from adapters.outbox import Budget, Outbox
+from adapters.shards import shard_count_problem, shard_ids_problem
 from adapters.text import split_message
 
 __all__ = ["DiscordAdapter", "MAX_CHARS"]
@@ -393,22 +394,11 @@ def _ranges(ids: Sequence[int]) -> str:
 
 def _shard_problem(shard_count: object, shard_ids: Sequence[int] | None) -> str | None:
     """What is wrong with a sharding setup, or None (the config checks the same, naming its keys)."""
-    if shard_count is not None and shard_count != "auto" and (
-            isinstance(shard_count, bool) or not isinstance(shard_count, int) or shard_count < 1):
-        return f"shard_count must be None, 'auto' or a number of shards of at least 1, not {shard_count!r}"
-    if shard_ids is None:
-        return None
-    if not isinstance(shard_count, int):
-        return "shard_ids needs a number in shard_count (the total over all processes), not 'auto' or None"
-    if not shard_ids:
-        return "shard_ids is empty: list the shards this process runs, or leave it out for all"
-    wrong = [i for i in shard_ids if not 0 <= i < shard_count]
-    if wrong:
-        return f"shard_ids: {wrong[0]} is not a shard of {shard_count} (ids run from 0 to {shard_count - 1})"
-    twice = sorted(i for i, n in Counter(shard_ids).items() if n > 1)
-    if twice:
-        return f"shard_ids lists shard {twice[0]} more than once"
-    return None
+    problem = shard_count_problem(shard_count)
+    if problem is not None:
+        return f"shard_count {problem}"
+    problem = shard_ids_problem(shard_count, shard_ids) if shard_ids is not None else None
+    return f"shard_ids {problem}" if problem is not None else None
 
 
 def _intents(*, members: bool) -> discord.Intents:

@@ -177,9 +177,13 @@ class ScheduleService:
         if alias in self._open:
             return
         store = SQLAlchemyJobStore(engine=self._engine, tablename=f"{JOB_TABLE}_{alias}")
-        _ACTIVE[self._fire_key(alias)] = self
-        # Creating the table (first use) is database work: off the loop. APScheduler's lock makes it safe.
-        await asyncio.to_thread(self._require().add_jobstore, store, alias)
+        _ACTIVE[self._fire_key(alias)] = self  # before the store: a job due now fires as soon as it is added
+        try:
+            # Creating the table (first use) is database work: off the loop. APScheduler's lock makes it safe.
+            await asyncio.to_thread(self._require().add_jobstore, store, alias)
+        except BaseException:
+            _ACTIVE.pop(self._fire_key(alias), None)
+            raise
         self._open.add(alias)
 
     def close_partition(self, partition: int) -> None:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.model import Role, TimeWindow
+from adapters.shards import shard_count_problem, shard_ids_problem
 from bots.dashboard.auth import DashboardSettings as DashboardSection  # its own module: no web stack loaded
 
 __all__ = ["Config", "ConfigError", "load_config", "default_config", "DEFAULT_CONFIG_FILE"]
@@ -55,13 +56,11 @@ class DiscordRolesSection(_Section):
 
 
 def _shard_count(value: Any) -> int | Literal["auto"] | None:
-    if value is None or value == "auto":
-        return value
     if isinstance(value, str) and value.strip().isdigit():  # from ${VAR}
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"must be auto (as many shards as Discord recommends), a number of shards (1 or more), "
-                         f"or null for one connection (got {value!r})")
+    problem = shard_count_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -69,18 +68,9 @@ def _shard_ids(value: tuple[int, ...] | None, info: Any) -> tuple[int, ...] | No
     """adapters.discord.shard_ids: shards of an integer shard_count, each once (``info.data``: the keys before)."""
     if value is None or "shard_count" not in info.data:  # a bad shard_count is reported on its own
         return value
-    count = info.data["shard_count"]
-    if not isinstance(count, int):
-        raise ValueError("needs a number in adapters.discord.shard_count (the shards of all processes together), "
-                         "not auto or null")
-    if not value:
-        raise ValueError("is empty: list the shards this process runs, or leave it out for all of them")
-    for shard in value:
-        if not 0 <= shard < count:
-            raise ValueError(f"{shard} is not one of the {count} shards (ids run from 0 to {count - 1})")
-    twice = sorted({shard for shard in value if value.count(shard) > 1})
-    if twice:
-        raise ValueError(f"lists shard {twice[0]} more than once")
+    problem = shard_ids_problem(info.data["shard_count"], value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

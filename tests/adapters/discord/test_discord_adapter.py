@@ -460,7 +460,7 @@ async def test_identifies_are_paced_per_rate_limit_bucket() -> None:
     ("auto", [0], "shard_ids needs a number in shard_count"),
     (None, [0], "shard_ids needs a number in shard_count"),
     (2, [], "shard_ids is empty"),
-    (2, [2], "2 is not a shard of 2"),
+    (2, [2], "2 is not one of the 2 shards"),
     (2, [0, 0], "shard 0 more than once"),
 ])
 def test_bad_sharding_is_refused_at_construction(shard_count: Any, shard_ids: Any, message: str) -> None:

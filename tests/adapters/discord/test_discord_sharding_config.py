@@ -22,9 +22,9 @@ def problems(text: str) -> list[str]:
 
 @pytest.mark.parametrize(("lines", "expected"), [
     ("    shard_ids: [0]\n",
-     "cfg.yaml:5: adapters.discord.shard_ids: needs a number in adapters.discord.shard_count"),
+     "cfg.yaml:5: adapters.discord.shard_ids: needs a number in shard_count"),
     ("    shard_count: auto\n    shard_ids: [0, 1]\n",
-     "cfg.yaml:6: adapters.discord.shard_ids: needs a number in adapters.discord.shard_count"),
+     "cfg.yaml:6: adapters.discord.shard_ids: needs a number in shard_count"),
     ("    shard_count: 2\n    shard_ids: [0, 2]\n",
      "cfg.yaml:6: adapters.discord.shard_ids: 2 is not one of the 2 shards (ids run from 0 to 1)"),
     ("    shard_count: 2\n    shard_ids: [-1]\n",
