@@ -73,3 +73,18 @@ async def test_stop_ends_a_blocked_console(runtime):
     await adapter.stop()
     await asyncio.wait_for(task, 5)  # returns although readline is still blocked
     os.close(write_end)
+
+
+async def test_react_rates_the_bots_last_message_everyone_saw(room, runtime):
+    assert "has not said anything here yet" in await room.say("/react +1")
+    await room.say("/as host li")
+    await room.say("/announce Class starts in 5 minutes")
+    await room.say("/as viewer tom")
+    assert "(only you see this)" in await room.say("/announce me too")  # a refusal: not what they react to
+    assert "/react +1 or /react -1" in await room.say("/react maybe")
+    await room.say("/react -1")
+    runtime.store.flush()
+    announcement = next(e for e in runtime.store.iter_events(room="console:test", kinds=["reply"])
+                        if e.text == "Class starts in 5 minutes")
+    [rating] = runtime.store.iter_events(room="console:test", kinds=["feedback"])
+    assert (rating.user_name, rating.text, rating.reply_to) == ("tom", "-1", announcement.event_id)
