@@ -1,7 +1,7 @@
 """The post-stream report: built from a real store, rendered to one self-contained HTML file.
 
 Bad input (no transcript, no questions, one viewer, emoji-only, mixed
-languages, 40,000 messages in one minute) must still give a report that
+languages, 12,000 messages in one minute) must still give a report that
 says what it could not compute.
 """
 
@@ -107,21 +107,28 @@ def test_an_unknown_session_says_what_exists(room):
         build(room, session="4")
 
 
-def test_forty_thousand_messages_in_one_minute(room, products):
+def test_twelve_thousand_messages_in_one_minute(room, products):
+    """A burst far past any real room's (200 messages a second) still gives a whole report, in time.
+
+    12,000 is past the audience graph's message memory (10,000) and the host profile's sample (4,000),
+    as the 40,000 this test once used was; the report's work grows linearly with the messages, so the
+    bound is scaled with them (60 s at 40,000). The time of 40,000 messages is bench/report.py's.
+    """
     if room.store.engine.dialect.name != "sqlite":
         pytest.skip("a volume test of the report's own work: its SQL is the same as above, on both engines")
+    n = 12_000
     rows = []
-    for i in range(40_000):
+    for i in range(n):
         rows.append(MessageEvent(event_id=f"f{i}", room=ROOM, author=User("replay", f"u{i % 997}", f"u{i % 997}"),
                                  text=("是真的吗 so good " if i % 3 else "how much is the BlendGo Pro?"),
-                                 ts=T0 + timedelta(seconds=i * 60 / 40_000)))
+                                 ts=T0 + timedelta(seconds=i * 60 / n)))
     for event in rows:
         room.store.record(event)
     room.say(0.5, "Flash sale on the BlendGo Pro now, 259 yuan.")
     started = time.perf_counter()
     report = build(room, products)
     seconds = time.perf_counter() - started
-    assert report.figures["viewer_messages"] == 40_000 and report.figures["viewers"] == 997
-    assert report.activity is not None and int(report.activity.messages.sum()) == 40_000
+    assert report.figures["viewer_messages"] == n and report.figures["viewers"] == 997
+    assert report.activity is not None and int(report.activity.messages.sum()) == n
     assert "<html" in render_report(report)
-    assert seconds < 60, report.seconds
+    assert seconds < 60 * n / 40_000, report.seconds

@@ -56,7 +56,13 @@ class Driver:
         raise NotImplementedError
 
     async def sent(self) -> list[Sent]:
+        """Everything the bot posted, once sending has stopped (a check that nothing else came needs this)."""
         raise NotImplementedError
+
+    async def sent_so_far(self) -> list[Sent]:
+        """What the bot posted up to now, without waiting for sending to stop: for polling until a message
+        is there. Where `sent` does not wait, the same."""
+        return await self.sent()
 
     async def reconnect(self) -> None:
         raise NotImplementedError
@@ -184,6 +190,9 @@ class DiscordDriver(Driver):
 
     async def sent(self) -> list[Sent]:
         await asyncio.sleep(0.2)  # let in-flight REST calls land
+        return await self.sent_so_far()
+
+    async def sent_so_far(self) -> list[Sent]:
         out = []
         for r in self.fake.posted(f"/channels/{self.channel}/messages"):
             reference = (r.json.get("message_reference") or {}).get("message_id")
@@ -244,13 +253,15 @@ class TelegramDriver(Driver):
         return str(message_id)
 
     async def sent(self) -> list[Sent]:
-        # Parts of long replies are spaced by the chat's budget: wait until sending has stopped.
-        count, quiet = -1, 0
-        while quiet < 3:
-            now = len(self.fake.calls("sendMessage"))
-            quiet = quiet + 1 if now == count else 0
-            count = now
-            await asyncio.sleep(0.5)
+        # Parts of long replies are spaced by the chat's budget (1 a second): sending has stopped once no
+        # message came for 1.5 s, counted from this call or from the last message, whichever is later
+        # (as three quiet polls 0.5 s apart did, but without waiting out a whole poll past the quiet time).
+        called = time.monotonic()
+        while time.monotonic() - max([called, *(r.at for r in self.fake.calls("sendMessage"))]) < 1.5:
+            await asyncio.sleep(0.05)
+        return await self.sent_so_far()
+
+    async def sent_so_far(self) -> list[Sent]:
         out = []
         for r in self.fake.calls("sendMessage"):
             reference = (r.params.get("reply_parameters") or {}).get("message_id")
