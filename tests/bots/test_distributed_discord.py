@@ -12,7 +12,6 @@ an interaction callback.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sys
 import time
 from contextlib import AsyncExitStack
@@ -25,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from conftest import make_config  # noqa: E402
 from fakes.discord_server import (  # noqa: E402
-    APP_ID,
     CHANNEL_ID,
     GUILD,
     GUILD_ID,
@@ -35,8 +33,9 @@ from fakes.discord_server import (  # noqa: E402
     TOKEN,
     VIEWER_ID,
     FakeDiscord,
+    interaction_payload,
+    message_payload,
     shard_of,
-    user_payload,
 )
 
 from adapters.discord import DiscordAdapter  # noqa: E402
@@ -51,30 +50,7 @@ pytestmark = pytest.mark.integration
 LAYOUT = StreamLayout(prefix="tdc", partitions=4)
 WAIT = 20.0  # seconds any one step may take before the test fails
 
-_ids = itertools.count(1)
 
-
-def snowflake() -> str:
-    return str(1260000000000000000 + next(_ids))
-
-
-def message_payload(content: str, *, guild: str, channel: str) -> dict[str, Any]:
-    """A viewer's chat line in ``channel`` of ``guild`` (MESSAGE_CREATE)."""
-    return {"id": snowflake(), "channel_id": channel, "guild_id": guild, "type": 0, "content": content,
-            "author": user_payload(VIEWER_ID, "vic"), "member": {"roles": [], "nick": None},
-            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "tts": False,
-            "mention_everyone": False, "timestamp": "2024-05-01T12:00:00+00:00", "edited_timestamp": None}
-
-
-def interaction_payload(name: str, *, guild: str, channel: str) -> dict[str, Any]:
-    """A viewer running the slash command ``name`` without options in ``channel`` (INTERACTION_CREATE)."""
-    return {"id": snowflake(), "application_id": APP_ID, "type": 2, "token": f"itoken-{next(_ids)}", "version": 1,
-            "guild_id": guild, "channel_id": channel, "locale": "en-US", "entitlements": [],
-            "attachment_size_limit": 10485760, "app_permissions": "0", "context": 0,
-            "channel": {"id": channel, "type": 0, "name": "chat", "guild_id": guild},
-            "member": {"user": user_payload(VIEWER_ID, "vic"), "roles": [], "nick": None, "permissions": "3072",
-                       "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0},
-            "data": {"id": snowflake(), "name": name, "type": 1, "options": []}}
 
 
 async def until(condition: Callable[[], bool], what: str | Callable[[], str], timeout: float = WAIT) -> float:
@@ -178,7 +154,8 @@ async def test_each_ingress_posts_the_replies_to_the_guilds_of_its_own_shard(red
         rooms = {GUILD_ID: CHANNEL_ID, OTHER_GUILD_ID: OTHER_CHANNEL_ID}
         questions, commands = {}, {}
         for guild, channel in rooms.items():
-            questions[guild] = message_payload("how much is the course?", guild=guild, channel=channel)
+            questions[guild] = message_payload("how much is the course?", author=VIEWER_ID, roles=(),
+                                              guild=guild, channel=channel)
             commands[guild] = interaction_payload("help", guild=guild, channel=channel)
             await fake.push_event("MESSAGE_CREATE", questions[guild])
             await fake.push_event("INTERACTION_CREATE", commands[guild])

@@ -64,9 +64,39 @@ def shard_of(guild_id: str | int, shard_count: int) -> int:
     return (int(guild_id) >> 22) % shard_count
 
 
+_client_ids = itertools.count(1)
+
+
+def snowflake() -> str:
+    """A fresh id for something a test makes on Discord's side (a message, an interaction): unique in the run."""
+    return str(1240000000000000000 + next(_client_ids))
+
+
 def user_payload(uid: str, username: str, *, bot: bool = False) -> dict[str, Any]:
     return {"id": uid, "username": username, "global_name": username.title(), "discriminator": "0",
             "avatar": None, "bot": bot}
+
+
+def message_payload(content: str, *, author: str = MOD_ID, roles: Sequence[str] = (MOD_ROLE_ID,),
+                    channel: str = CHANNEL_ID, guild: str = GUILD_ID) -> dict[str, Any]:
+    """A chat line by ``author`` (holding ``roles``) in ``channel`` of ``guild``, as MESSAGE_CREATE carries it."""
+    return {"id": snowflake(), "channel_id": channel, "guild_id": guild, "type": 0, "content": content,
+            "author": user_payload(author, "moritz" if author == MOD_ID else "vic"),
+            "member": {"roles": list(roles), "nick": None},
+            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "tts": False,
+            "mention_everyone": False, "timestamp": "2024-05-01T12:00:00+00:00", "edited_timestamp": None}
+
+
+def interaction_payload(name: str, options: Sequence[dict[str, Any]] = (), *, guild: str = GUILD_ID,
+                        channel: str = CHANNEL_ID) -> dict[str, Any]:
+    """A viewer running the slash command ``name`` in ``channel`` of ``guild`` (INTERACTION_CREATE)."""
+    return {"id": snowflake(), "application_id": APP_ID, "type": 2, "token": f"itoken-{snowflake()}", "version": 1,
+            "guild_id": guild, "channel_id": channel, "locale": "en-US", "entitlements": [],
+            "attachment_size_limit": 10485760, "app_permissions": "0", "context": 0,
+            "channel": {"id": channel, "type": 0, "name": "live-chat", "guild_id": guild},
+            "member": {"user": user_payload(VIEWER_ID, "vic"), "roles": [], "nick": None, "permissions": "3072",
+                       "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0},
+            "data": {"id": snowflake(), "name": name, "type": 1, "options": list(options)}}
 
 
 GUILD: dict[str, Any] = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,6 @@ from fakes.discord_server import (  # noqa: E402
     GUILD,
     GUILD_ID,
     MOD_ID,
-    MOD_ROLE_ID,
     OTHER_CHANNEL_ID,
     OTHER_GUILD,
     OTHER_GUILD_ID,
@@ -29,7 +27,10 @@ from fakes.discord_server import (  # noqa: E402
     TOKEN,
     VIEWER_ID,
     FakeDiscord,
+    interaction_payload,
+    message_payload,
     shard_of,
+    snowflake,
     user_payload,
 )
 
@@ -41,32 +42,9 @@ from adapters.model import CommandEvent, Event, FeedbackEvent, MemberEvent, Mess
 
 pytestmark = pytest.mark.integration
 
-_ids = itertools.count(1)
 MEMBERS_INTENT = 1 << 1
 MESSAGE_CONTENT_INTENT = 1 << 15
 
-
-def snowflake() -> str:
-    return str(1240000000000000000 + next(_ids))
-
-
-def message_payload(content: str, *, author: str = MOD_ID, roles: tuple[str, ...] = (MOD_ROLE_ID,),
-                    channel: str = CHANNEL_ID, guild: str = GUILD_ID) -> dict[str, Any]:
-    return {"id": snowflake(), "channel_id": channel, "guild_id": guild, "type": 0, "content": content,
-            "author": user_payload(author, "moritz"), "member": {"roles": list(roles), "nick": None},
-            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "tts": False,
-            "mention_everyone": False, "timestamp": "2024-05-01T12:00:00+00:00", "edited_timestamp": None}
-
-
-def interaction_payload(name: str, options: list[dict[str, Any]], *, guild: str = GUILD_ID,
-                        channel: str = CHANNEL_ID) -> dict[str, Any]:
-    return {"id": snowflake(), "application_id": APP_ID, "type": 2, "token": f"itoken-{next(_ids)}", "version": 1,
-            "guild_id": guild, "channel_id": channel, "locale": "en-US", "entitlements": [],
-            "attachment_size_limit": 10485760, "app_permissions": "0", "context": 0,
-            "channel": {"id": channel, "type": 0, "name": "live-chat", "guild_id": guild},
-            "member": {"user": user_payload(VIEWER_ID, "vic"), "roles": [], "nick": None, "permissions": "3072",
-                       "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0},
-            "data": {"id": snowflake(), "name": name, "type": 1, "options": options}}
 
 
 class Harness:
