@@ -51,8 +51,6 @@ LAYOUT = StreamLayout(prefix="tdc", partitions=4)
 WAIT = 20.0  # seconds any one step may take before the test fails
 
 
-
-
 async def until(condition: Callable[[], bool], what: str | Callable[[], str], timeout: float = WAIT) -> float:
     """Poll ``condition`` until it holds; fail saying ``what`` (called then, if callable) after ``timeout`` s."""
     started = time.monotonic()
@@ -154,7 +152,7 @@ async def test_each_ingress_posts_the_replies_to_the_guilds_of_its_own_shard(red
         rooms = {GUILD_ID: CHANNEL_ID, OTHER_GUILD_ID: OTHER_CHANNEL_ID}
         questions, commands = {}, {}
         for guild, channel in rooms.items():
-            questions[guild] = message_payload("how much is the course?", author=VIEWER_ID, roles=(),
+            questions[guild] = message_payload("how much is the course?", author=VIEWER_ID, name="vic", roles=(),
                                               guild=guild, channel=channel)
             commands[guild] = interaction_payload("help", guild=guild, channel=channel)
             await fake.push_event("MESSAGE_CREATE", questions[guild])

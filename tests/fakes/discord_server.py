@@ -77,11 +77,12 @@ def user_payload(uid: str, username: str, *, bot: bool = False) -> dict[str, Any
             "avatar": None, "bot": bot}
 
 
-def message_payload(content: str, *, author: str = MOD_ID, roles: Sequence[str] = (MOD_ROLE_ID,),
+def message_payload(content: str, *, author: str = MOD_ID, name: str = "moritz",
+                    roles: Sequence[str] = (MOD_ROLE_ID,),
                     channel: str = CHANNEL_ID, guild: str = GUILD_ID) -> dict[str, Any]:
     """A chat line by ``author`` (holding ``roles``) in ``channel`` of ``guild``, as MESSAGE_CREATE carries it."""
     return {"id": snowflake(), "channel_id": channel, "guild_id": guild, "type": 0, "content": content,
-            "author": user_payload(author, "moritz" if author == MOD_ID else "vic"),
+            "author": user_payload(author, name),
             "member": {"roles": list(roles), "nick": None},
             "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "tts": False,
             "mention_everyone": False, "timestamp": "2024-05-01T12:00:00+00:00", "edited_timestamp": None}

@@ -46,7 +46,6 @@ MEMBERS_INTENT = 1 << 1
 MESSAGE_CONTENT_INTENT = 1 << 15
 
 
-
 class Harness:
     """A running adapter bound to a sink that queues events; ``on_event`` may answer them."""
 
