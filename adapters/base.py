@@ -53,9 +53,14 @@ class Adapter(abc.ABC):
     """
 
     platform: str = "abstract"
+    #: True for adapters that serve no room of their own, only feed others' (the feed endpoint).
+    auxiliary: bool = False
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or self.platform
+        #: set when the room's own user asked to leave (the console's ``/quit``), not when its
+        #: source merely ended: the runtime then stops everything instead of serving on.
+        self.quit_requested = False
         self._sink: EventSink | None = None
         self._ids = itertools.count(1)
         # Ids of platforms that have none restart with the process; the run's own prefix keeps

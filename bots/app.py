@@ -13,7 +13,7 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from adapters.base import Adapter
 from adapters.console import ConsoleAdapter
@@ -87,10 +87,13 @@ def configured_adapters(config: Config) -> list[Adapter]:
             admin_cache_seconds=telegram.admin_cache_seconds,
             group_messages_per_minute=telegram.group_messages_per_minute))
     if not adapters:
+        if config.dashboard.enabled:
+            return adapters  # the dashboard alone, over the recorded rooms (`Runtime.serve` keeps it up)
         also = (" (adapters.feed only feeds the rooms of the other adapters)"
                 if config.adapters.feed.enabled else "")
         raise NoAdapterError("no adapter is enabled: set adapters.console.enabled: true "
-                             f"in the config file (or enable a platform adapter){also}")
+                             f"in the config file (or enable a platform adapter){also}; "
+                             "`liveroom dashboard` serves the recorded rooms without one")
     feed = config.adapters.feed
     if feed.enabled:
         from adapters.feed import FeedAdapter  # imported only when used (aiohttp)
@@ -190,8 +193,9 @@ class Runtime:
         model (`BrainWorker.abandon`): that load takes seconds and cannot be cut short.
         """
         loop = asyncio.get_running_loop()
-        tasks: list[asyncio.Task[None]] = []  # the adapters' runs, once started
+        tasks: list[asyncio.Task[Any]] = []  # the adapters' runs (and the dashboard's wait), once started
         stopping = False
+        stop_requested = asyncio.Event()
 
         def request_stop() -> None:
             nonlocal stopping
@@ -200,6 +204,7 @@ class Runtime:
                     task.cancel()
                 return
             stopping = True
+            stop_requested.set()
             log.info("stop requested; shutting down adapters")
             self.brain.abandon()  # waiters give up now, not when the model has loaded (seconds)
             if tasks:  # adapters not started yet (a signal during start-up) never will be
@@ -233,23 +238,10 @@ class Runtime:
             log.warning("dashboard at %s", self.dashboard.url)  # shown on the console: where to log in
         if not stopping:  # a signal during start-up: straight to the shutdown below
             tasks.extend(asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters)
+            if self.dashboard is not None:  # the dashboard serves until a stop signal, rooms or not
+                tasks.append(asyncio.create_task(stop_requested.wait(), name="dashboard"))
         try:
-            pending = set(tasks)
-            auxiliary = {t for a, t in zip(adapters, tasks) if getattr(a, "auxiliary", False)}
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                failed = [t for t in done if not t.cancelled() and t.exception() is not None]
-                if failed:
-                    request_stop()
-                    await asyncio.gather(*pending, return_exceptions=True)
-                    raise failed[0].exception()  # type: ignore[misc]
-                if pending and pending <= auxiliary:
-                    # Only adapters that feed other rooms are left (the feed endpoint): those rooms
-                    # have all ended (the console's /quit), so stop them too.
-                    for adapter, task in zip(adapters, tasks):
-                        if task in pending:
-                            loop.create_task(adapter.stop())
-                    auxiliary = set()
+            await self._serve_until_done(adapters, tasks, request_stop)
         finally:
             if self.dashboard is not None:
                 await self.dashboard.stop()  # first: no decision may arrive while the rest drains
@@ -272,6 +264,42 @@ class Runtime:
                 self.audience_summary = await self.audience.drain()
             await self.brain.aclose()
             await asyncio.to_thread(self.store.flush)
+
+    async def _serve_until_done(self, adapters: Sequence[Adapter], tasks: list[asyncio.Task[Any]],
+                                request_stop: Callable[[], None]) -> None:
+        """Wait for the rooms to end; raise the first adapter failure (after stopping the rest).
+
+        Rooms end on their own: a replayed file runs out, the console's input ends or its user
+        types ``/quit``. What serves other rooms or people (the feed endpoint, the dashboard: the
+        tasks past ``adapters`` and the ``auxiliary`` adapters) then keeps serving until a stop
+        signal, unless a room's user asked to quit: a bot run as a service must not die because
+        its console saw the end of its input, and ``/quit`` at the terminal still ends it all.
+        """
+        loop = asyncio.get_running_loop()
+        by_task = dict(zip(tasks, adapters))
+        rooms = {t for t, a in by_task.items() if not a.auxiliary}
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+            if failed:
+                request_stop()
+                await asyncio.gather(*pending, return_exceptions=True)
+                raise failed[0].exception()  # type: ignore[misc]
+            if not done & rooms or pending & rooms:
+                continue
+            quit_by = [a.name for t, a in by_task.items() if t in done and a.quit_requested]
+            if quit_by or not pending:
+                for task in pending:  # what served the rooms ends with them
+                    if task in by_task:
+                        loop.create_task(by_task[task].stop())
+                    else:
+                        task.cancel()
+            else:
+                closed = ", ".join(a.name for t, a in by_task.items() if t in rooms)
+                serving = sorted(by_task[t].name if t in by_task else t.get_name() for t in pending)
+                log.warning("%s: the room is closed (its input ended); the %s keep%s serving until Ctrl-C or SIGTERM",
+                            closed, " and the ".join(serving), "s" if len(serving) == 1 else "")
 
     async def _retention_loop(self) -> None:
         """Apply ``retention`` now and every ``interval_hours`` (off the loop; a failure waits for the next)."""

@@ -97,6 +97,7 @@ class ConsoleAdapter(Adapter):
                 if line is None:
                     break
                 if not await self.handle_line(line):
+                    self.quit_requested = True
                     break
                 self._show_prompt()
         finally:

@@ -24,6 +24,10 @@ def dashboard_group(ctx: click.Context, host: str | None, port: int | None) -> N
     """Start the bot with the web dashboard: the review queue, the log, viewers, unanswered questions,
     the curated answers, /healthz and /metrics.
 
+    With no adapter enabled it serves the recorded database alone (review yesterday's log) until
+    Ctrl-C or SIGTERM; with the console enabled, the end of its input closes the console room and
+    the dashboard keeps serving.
+
     Needs a password: dashboard.password_hash (see `liveroom dashboard hash-password`) or
     dashboard.password: ${LIVEROOM_DASHBOARD_PASSWORD}. Keep it on 127.0.0.1 behind a TLS proxy
     (docs/dashboard.md).
@@ -31,15 +35,8 @@ def dashboard_group(ctx: click.Context, host: str | None, port: int | None) -> N
     if ctx.invoked_subcommand is not None:
         return
     settings: Settings = ctx.obj
-    config = settings.config()
-    update = {"enabled": True, **({"host": host} if host else {}), **({"port": port} if port is not None else {})}
-    try:
-        dashboard = type(config.dashboard).model_validate({**config.dashboard.model_dump(), **update})
-    except ValueError as exc:
-        raise click.ClickException(f"dashboard: {exc}") from None
-    if not config.moderation.enabled:
-        raise click.ClickException("the dashboard needs moderation.enabled: true")
-    settings._config = config.model_copy(update={"dashboard": dashboard})
+    settings.override(dashboard={"enabled": True, **({"host": host} if host else {}),
+                                 **({"port": port} if port is not None else {})})
     serve(settings)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,13 +30,20 @@ class Settings:
     config_path: Path | None
     data_dir: Path
     _config: "Config | None" = None
+    #: a command's options laid over the config file's sections (`override`)
+    _overrides: dict[str, Any] = field(default_factory=dict)
+
+    def override(self, **sections: dict[str, Any]) -> None:
+        """Lay a command's options over the config file (``liveroom dashboard --port``); validated with it."""
+        self._overrides.update(sections)
+        self._config = None
 
     def config(self) -> "Config":
         """The validated config; exits with every bad key listed if it is not valid."""
         if self._config is None:
             from bots.runtime.config import ConfigError, load_config
             try:
-                self._config = load_config(self.config_path)
+                self._config = load_config(self.config_path, overrides=self._overrides)
             except ConfigError as exc:
                 click.echo("liveroom: the configuration is not valid:", err=True)
                 for problem in exc.problems:

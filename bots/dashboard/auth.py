@@ -86,12 +86,12 @@ class DashboardSettings(BaseModel):
     @model_validator(mode="after")
     def _usable_password(self) -> "DashboardSettings":
         if self.password_hash and _parse(self.password_hash) is None:
-            raise ValueError("dashboard.password_hash is not of the form scrypt$n$r$p$salt$hash: "
+            raise ValueError("password_hash is not of the form scrypt$n$r$p$salt$hash: "
                              "make one with `liveroom dashboard hash-password`")
         if self.enabled and not (self.password_hash or self.password):
-            raise ValueError("dashboard.enabled is true but no password is set: write password_hash from "
-                             "`liveroom dashboard hash-password`, or password: ${LIVEROOM_DASHBOARD_PASSWORD} "
-                             "and set that environment variable")
+            raise ValueError("the dashboard needs a password: write password_hash: from "
+                             "`liveroom dashboard hash-password` in this section, or password: "
+                             "${LIVEROOM_DASHBOARD_PASSWORD} and set that environment variable")
         return self
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -551,16 +552,29 @@ def _problem_from_error(err: dict[str, Any], file: str, lines: dict[Path_, int])
         message = "required key is missing"
     elif err["type"] == "value_error":
         message = str(err.get("ctx", {}).get("error", message))
-    else:
-        value = err.get("input")
-        if value is not None and not isinstance(value, (dict, list)):
-            message += f" (got {value!r})"
+    elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        message = "should be a section of keys (key: value lines indented under it)"
+    # The value itself is never repeated: it may come from an environment variable that holds a secret.
     return ConfigProblem(file, line, _dotted(loc), message)
 
 
+def _merge(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with ``overrides`` laid over it, section by section (a command's options over the file)."""
+    merged = dict(data)
+    for key, value in overrides.items():
+        below = merged.get(key)
+        merged[key] = _merge(below, value) if isinstance(value, Mapping) and isinstance(below, dict) else value
+    return merged
+
+
 def parse_config(text: str, file: str = DEFAULT_CONFIG_FILE,
-                 env: dict[str, str] | None = None) -> Config:
-    """Validate config text; raises `ConfigError` listing every problem at once."""
+                 env: dict[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Validate config text; raises `ConfigError` listing every problem at once.
+
+    ``overrides`` are a command's options laid over the file (``liveroom dashboard`` switches the
+    dashboard on): they are validated with it, so a problem they reveal (no dashboard password) is
+    reported like any other, with the key and the line of its section.
+    """
     try:
         data, lines = _compose(text)
     except yaml.YAMLError as exc:
@@ -574,6 +588,8 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG_FILE,
         raise ConfigError([ConfigProblem(file, 1, "", "the file must be a mapping of sections")])
     problems: list[ConfigProblem] = []
     data = _substitute(data, (), file, lines, problems, dict(os.environ) if env is None else env)
+    if overrides:
+        data = _merge(data, overrides)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -584,12 +600,13 @@ def parse_config(text: str, file: str = DEFAULT_CONFIG_FILE,
     return config
 
 
-def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
+def load_config(path: str | Path | None, env: dict[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
     """Read and validate a config file. A missing *default* file means the defaults."""
     if path is None:
         candidate = Path(DEFAULT_CONFIG_FILE)
         if not candidate.exists():
-            return default_config()
+            return parse_config("", DEFAULT_CONFIG_FILE + " (absent: the defaults)", env, overrides)
         path = candidate
     path = Path(path)
     try:
@@ -598,4 +615,4 @@ def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> C
         raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
-    return parse_config(text, str(path), env)
+    return parse_config(text, str(path), env, overrides)

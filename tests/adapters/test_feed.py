@@ -474,13 +474,40 @@ async def test_when_the_store_cannot_record_the_feed_says_503_instead_of_accepti
     assert runtime.router.stats.refused == 1 and runtime.router.stats.events == 0
 
 
-async def test_the_runtime_stops_the_feed_when_the_rooms_it_feeds_have_ended(runtime):
+async def test_the_runtime_stops_the_feed_when_the_console_user_quits(runtime):
+    import io
+
+    from adapters.console import ConsoleAdapter
+
+    console = ConsoleAdapter(room="test", user="viewer1", stdin=io.StringIO("hello\n/quit\n"),
+                             stdout=io.StringIO(), prompt=False)
+    feed = FeedAdapter(TOKEN, routes={"console": "console"}, port=0)
+    await asyncio.wait_for(runtime.serve([console, feed], handle_signals=False), 20)
+    assert feed.ready.is_set()  # it did start, and then stopped with the console room
+
+
+async def test_the_feed_keeps_serving_when_the_console_input_ends(runtime, caplog):
+    """Issue 18: a bot run as a service (stdin at /dev/null) must not stop because its console saw EOF."""
     import io
 
     from adapters.console import ConsoleAdapter
 
     console = ConsoleAdapter(room="test", user="viewer1", stdin=io.StringIO("hello\n"),
-                             stdout=io.StringIO(), prompt=False)  # ends at the end of its input
+                             stdout=io.StringIO(), prompt=False)  # its input ends after one line
     feed = FeedAdapter(TOKEN, routes={"console": "console"}, port=0)
-    await asyncio.wait_for(runtime.serve([console, feed], handle_signals=False), 20)
-    assert feed.ready.is_set()  # it did start, and then stopped with the console room
+    serving = asyncio.create_task(runtime.serve([console, feed], handle_signals=False))
+    try:
+        await asyncio.wait_for(feed.ready.wait(), 10)
+        while "the room is closed" not in caplog.text:
+            assert not serving.done()
+            await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession(headers=AUTH) as session:
+            async with session.post(f"http://127.0.0.1:{feed.port}/rooms/console%3Atest/transcript",
+                                    json={"text": "the blender is on sale"}) as resp:
+                assert resp.status == 200
+        assert not serving.done()
+    finally:
+        await feed.stop()  # what a stop signal does
+        await asyncio.wait_for(serving, 20)
+    await asyncio.to_thread(runtime.store.flush)
+    assert {row.kind for row in runtime.store.iter_events(room="console:test")} == {"chat", "transcript"}

@@ -33,11 +33,11 @@ def test_unknown_top_level_section():
     assert p.startswith("cfg.yaml:1: bots: unknown key (allowed: adapters, answers, audience, bot, dashboard, database,")
 
 
-def test_wrong_type_and_range_name_key_line_and_value():
+def test_wrong_type_and_range_name_key_and_line_but_not_the_value():
     text = "limits:\n  max_message_chars: lots\ndatabase:\n  flush_interval: 5\n"
     found = problems(text)
     assert found[0].startswith("cfg.yaml:2: limits.max_message_chars: Input should be a valid integer")
-    assert "(got 'lots')" in found[0]
+    assert "lots" not in found[0]  # a value may hold a secret (from an environment variable)
     assert found[1].startswith("cfg.yaml:4: database.flush_interval: Input should be less than or equal to 1")
 
 
