@@ -48,7 +48,8 @@ def audience_group() -> None:
 
 
 @audience_group.command(name="export")
-@click.option("--room", default=None, help="Room key (platform:room_id); optional when only one is recorded.")
+@click.option("--room", default=None,
+              help="Room key (platform:room_id), or a name one recorded room has; optional when only one is recorded.")
 @click.option("--format", "fmt", type=click.Choice(["graphml", "json", "csv"]), default="graphml",
               show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -68,7 +69,8 @@ def audience_export(settings: Settings, room: str | None, fmt: str, out: Path) -
 
 
 @audience_group.command(name="plot")
-@click.option("--room", default=None, help="Room key (platform:room_id); optional when only one is recorded.")
+@click.option("--room", default=None,
+              help="Room key (platform:room_id), or a name one recorded room has; optional when only one is recorded.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FILE.png (a picture) or FILE.html (the picture and tables of the top members).")
 @click.option("--top", "top_n", type=click.IntRange(min=1, max=5000), default=300, show_default=True,

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bots.cli.rooms import echo_figures, open_store
+from bots.cli.rooms import echo_figures, open_store, resolve_room
 from bots.cli.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,7 +56,7 @@ def parse_moment(text: str, *, now: float, zone: str) -> float:
 
 
 _FILTER_OPTIONS = (
-    click.option("--room", default=None, help="Room key (platform:room_id)."),
+    click.option("--room", default=None, help="Room key (platform:room_id), or a name one recorded room has."),
     click.option("--viewer", default=None, help="A viewer's key (platform:user_id)."),
     click.option("--status", default=None,
                  help="What the bot did (answered, abstained, merged) or where the question's review stands "
@@ -106,6 +106,9 @@ def _log_filter(settings: Settings, *, room: str | None, viewer: str | None, sta
     """The options as a `LogFilter`; a bad time, session or status is a usage error naming the option."""
     from brain.insights.interaction_log import LogFilter
 
+    if room is not None:
+        with open_store(settings) as store:
+            room = resolve_room(store, room, new_ok=True) or room  # a room with no events: an empty search
     zone, now = _zone(settings, room), time.time()
     bounds: dict[str, float | None] = {}
     if session is not None:

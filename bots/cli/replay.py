@@ -88,6 +88,15 @@ def _kept_summary(report: dict[str, Any]) -> str:
     return ("events: " + "; ".join(parts)) if parts else ""
 
 
+def _recorded_room(settings: Settings, room: str) -> str | None:
+    """The recorded room a bare ``--room`` name stands for (`resolve_room`), or None: a room of its own."""
+    if ":" in room or not settings.data_dir.is_dir() and not settings.config().database.url:
+        return None
+    from bots.cli.rooms import open_store, resolve_room
+    with open_store(settings) as store:
+        return resolve_room(store, room, new_ok=True)
+
+
 def _serve_file(runtime: "Runtime", adapter: Any) -> float:
     """Run the bot with one file-driven adapter (a chat log, captions) until the file ends.
 
@@ -163,7 +172,7 @@ def feed_group() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--room", required=True,
               help="Room key platform:room_id the speech belongs to (e.g. replay:smoothie-lab, "
-                   "console:demo); a bare name is captions:<name>.")
+                   "console:demo); a bare name is the recorded room of that name, else captions:<name>.")
 @click.option("--fast", is_flag=True, help="Deliver every cue at once instead of at the cue times.")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Pacing multiplier (2 = twice as fast as the captions). Default: replay.speed.")
@@ -182,6 +191,7 @@ def feed_captions(settings: Settings, file: Path, room: str, fast: bool, speed: 
     from adapters.base import AdapterError
     from adapters.captions import CaptionAdapter
     config = settings.config()
+    room = _recorded_room(settings, room) or room
     try:
         adapter = CaptionAdapter(file, room=room, host_name=host_name, fast=fast,
                                  speed=speed or config.replay.speed,

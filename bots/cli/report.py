@@ -13,7 +13,8 @@ __all__ = ["report_command"]
 
 
 @click.command(name="report")
-@click.option("--room", default=None, help="Room key (platform:room_id); optional when only one is recorded.")
+@click.option("--room", default=None,
+              help="Room key (platform:room_id), or a name one recorded room has; optional when only one is recorded.")
 @click.option("--session", "session", default=None,
               help="Session number (1 = the first), or 'latest' (default). `liveroom report --list` shows them.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,

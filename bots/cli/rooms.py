@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bots.cli.settings import Settings
     from brain.store.event_store import Store
 
-__all__ = ["open_store", "pick_room", "echo_figures"]
+__all__ = ["open_store", "pick_room", "resolve_room", "echo_figures"]
 
 
 def echo_figures(result: dict[str, Any], as_json: bool) -> None:
@@ -49,17 +49,39 @@ def open_store(settings: "Settings") -> Iterator["Store"]:
 
 
 def pick_room(store: "Store", room: str | None) -> str:
-    """``room`` if the store has it; without one, the only room there is. Clear errors otherwise."""
-    rooms = store.rooms()
-    known = [key for key, _ in rooms]
+    """The recorded room ``room`` names (`resolve_room`); without one, the only room there is."""
     if room is not None:
-        if room not in known:
-            hint = f" Rooms recorded: {', '.join(known[:10])}." if known else " Nothing is recorded yet."
-            raise click.ClickException(f"no events for room {room!r} in {store.url.split('///')[-1]}.{hint}")
-        return room
+        return resolve_room(store, room)
+    rooms = store.rooms()
     if not rooms:
         raise click.ClickException("nothing is recorded yet: run the bot or `liveroom replay` first")
     if len(rooms) > 1:
         listing = ", ".join(f"{key} ({n} events)" for key, n in rooms[:10])
         raise click.ClickException(f"several rooms are recorded; pick one with --room: {listing}")
-    return known[0]
+    return rooms[0][0]
+
+
+def resolve_room(store: "Store", room: str, *, new_ok: bool = False) -> str | None:
+    """The recorded room key that ``room`` names: the key itself (``replay:smoothie-lab``), or a bare
+    name (``smoothie-lab``, as the chat log's lines say it) when exactly one recorded room has it.
+
+    Why: a replay records a log's ``"room": "smoothie-lab"`` as ``replay:smoothie-lab``, and people
+    type the name they know. Several rooms of that name (one per platform) are listed, not guessed.
+    With ``new_ok`` a name nothing matches gives None (the caller starts a room of that name).
+    """
+    rooms = store.rooms()
+    known = [key for key, _ in rooms]
+    if room in known:
+        return room
+    same = [key for key in known if key.partition(":")[2] == room]
+    same = same or [key for key in known if key.partition(":")[2].casefold() == room.casefold()]
+    if len(same) == 1:
+        return same[0]
+    if same:
+        raise click.ClickException(f"--room {room!r} names {len(same)} recorded rooms: {', '.join(same)}; "
+                                   "pass the one you mean")
+    if new_ok:
+        return None
+    listing = ", ".join(f"{key} ({n} events)" for key, n in rooms[:10])
+    hint = f" Rooms recorded: {listing}." if known else " Nothing is recorded yet."
+    raise click.ClickException(f"no events for room {room!r} in {store.url.split('///')[-1]}.{hint}")

@@ -19,7 +19,8 @@ def traffic_group() -> None:
 
 
 @traffic_group.command(name="plot")
-@click.option("--room", default=None, help="Room key (platform:room_id); optional when only one is recorded.")
+@click.option("--room", default=None,
+              help="Room key (platform:room_id), or a name one recorded room has; optional when only one is recorded.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The PNG file to write.")
 @click.option("--metric", type=click.Choice(["messages", "chatters", "questions", "joins", "viewers"]),

@@ -260,3 +260,31 @@ def test_search_by_session_takes_the_streams_span(tmp_path):
                           (["--room", "replay:smoothie-lab", "--session", "1", "--since", "2h"], "not both")):
         bad = runner.invoke(cli, base + ["log", "search", *args])
         assert bad.exit_code != 0 and message in bad.output, bad.output
+
+
+def test_a_bare_room_name_names_the_one_recorded_room_and_lists_them_when_several_have_it(tmp_path):
+    """Issue 18: the log says "room": "smoothie-lab", the replay records replay:smoothie-lab."""
+    root = Path(__file__).resolve().parents[2]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"knowledge: {{path: {root / 'knowledge'}}}\nretrieval: {{embedder: hashing}}\n"
+                   "answers: {hold: 0}\n", encoding="utf-8")
+    base = ["--config", str(cfg), "--data-dir", str(tmp_path / "d")]
+    runner = CliRunner()
+    assert runner.invoke(cli, base + ["replay", "--fast", "--quiet",
+                                      str(root / "knowledge/samples/room.jsonl")]).exit_code == 0
+    searched = runner.invoke(cli, base + ["log", "search", "--room", "smoothie-lab", "--session", "1", "--json"])
+    assert searched.exit_code == 0 and "how much is the course?" in searched.output, searched.output
+    report = runner.invoke(cli, base + ["report", "--room", "smoothie-lab", "--list"])
+    assert report.exit_code == 0 and report.output.startswith("#1 2026-11-20"), report.output
+    captions = tmp_path / "talk.srt"
+    captions.write_text("1\n00:00:01,000 --> 00:00:02,000\nthe blender is on sale\n", encoding="utf-8")
+    fed = runner.invoke(cli, base + ["feed", "captions", str(captions), "--room", "smoothie-lab", "--fast", "--json"])
+    assert fed.exit_code == 0 and json.loads(fed.stdout)["room"] == "replay:smoothie-lab", fed.output
+    fed = runner.invoke(cli, base + ["feed", "captions", str(captions), "--room", "console:smoothie-lab", "--fast"])
+    assert fed.exit_code == 0, fed.output
+    for command in (["report"], ["log", "search"], ["traffic", "plot", "--out", str(tmp_path / "t.png")],
+                    ["audience", "export", "--out", str(tmp_path / "a.graphml")]):
+        ambiguous = runner.invoke(cli, base + [*command, "--room", "smoothie-lab"])
+        assert ambiguous.exit_code != 0, (command, ambiguous.output)
+        assert ("'smoothie-lab' names 2 recorded rooms: replay:smoothie-lab, console:smoothie-lab"
+                in ambiguous.output), (command, ambiguous.output)
