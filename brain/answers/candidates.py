@@ -8,7 +8,7 @@ text that can stand alone in a chat message:
   bare "Yes." / "No." / "可以。" is kept with the sentence after it, because
   the pair settles the question and explains it);
 - table rows (`" | "`-joined cells under a header row) → one sentence per row,
-  "first cell: header value; header value", so a row reads as a sentence
+  "first cell — header: value; header: value.", so a row reads as a sentence
   instead of cells run together;
 - products → one candidate per catalog field (price, stock) and per sentence
   of the description, each led by the product's name, plus the whole product
@@ -173,11 +173,16 @@ def _table_rows(lines: list[str], lang: str) -> list[str]:
             if not value:
                 continue
             label = header[i] if i < len(header) and header[i] else ""
-            labelled.append(f"{label.lower() if label.isascii() else label} {value}".strip() if label else value)
+            if not label:
+                labelled.append(value)
+            elif lang == "zh":
+                labelled.append(f"{label} {value}")
+            else:  # "cost: Free shipping", not "cost Free shipping": the label stays apart from the value
+                labelled.append(f"{label.lower() if label.isascii() else label}: {value}")
         if not labelled:
             out.append(lead)
             continue
-        out.append(f"{lead}：{'；'.join(labelled)}。" if lang == "zh" else f"{lead}: {'; '.join(labelled)}.")
+        out.append(f"{lead}：{'；'.join(labelled)}。" if lang == "zh" else f"{lead} — {'; '.join(labelled)}.")
     return out
 
 

@@ -94,6 +94,12 @@ class _Unit:
     text: str
     sep: str
     page: int | None
+    #: for a row of a table (cells joined by " | "), the table's header row; None for other text
+    table_header: str | None = None
+
+
+def _is_table_row(text: str) -> bool:
+    return " | " in text
 
 
 def chunk_document(doc: DocumentContent, options: ChunkingOptions | None = None) -> list[ChunkDraft]:
@@ -204,8 +210,18 @@ def _chunk_section(section: _Section, opts: ChunkingOptions) -> list[ChunkDraft]
 def _units(items: list[_Item], opts: ChunkingOptions, budget: int) -> list[_Unit]:
     """Split items into sentences, recording how each joins its predecessor."""
     units: list[_Unit] = []
+    header: str | None = None  # the first row of the table being read
     for item in items:
         sep = "\n\n" if item.para_start else "\n"
+        if _is_table_row(item.text) and opts.size(item.text) <= budget:
+            # A row is one unit, never split into sentences: cut, it would read as two broken rows.
+            if header is None or item.para_start:
+                header = item.text
+                units.append(_Unit(item.text, sep, item.page))
+            else:
+                units.append(_Unit(item.text, sep, item.page, table_header=header))
+            continue
+        header = None
         for i, sentence in enumerate(split_sentences(item.text)):
             for j, piece in enumerate(split_oversized(sentence, budget, opts.cjk_weight)):
                 if i == 0 and j == 0:
@@ -286,6 +302,8 @@ def _doc_drafts(items: list[_Item], title: str, opts: ChunkingOptions) -> list[C
     drafts = []
     for group in _pack(units, opts, opts.max_chars, opts.target_chars):
         text = _render(group)
+        if group[0].table_header is not None:  # a table cut between chunks: its rest keeps the header row
+            text = f"{group[0].table_header}\n{text}"
         meta: dict[str, MetaValue] = {"kind": "doc", **_page_meta(group)}
         drafts.append(ChunkDraft("doc", title, text, detect_lang(text), meta))
     return drafts

@@ -44,8 +44,8 @@ def test_a_table_answers_row_by_row_as_sentences():
                        "Singapore | 60 元 | 7-12 days\n\nWe do not ship to other countries yet.",
                   "shipping.html", "Shipping costs", "en", {"kind": "doc"})
     texts = [c.text for c in candidates_of(chunk)]
-    assert "Mainland China: cost Free shipping; delivery time 2-4 days." in texts
-    assert "Singapore: cost 60 元; delivery time 7-12 days." in texts
+    assert "Mainland China — cost: Free shipping; delivery time: 2-4 days." in texts
+    assert "Singapore — cost: 60 元; delivery time: 7-12 days." in texts
     assert "We do not ship to other countries yet." in texts
     assert not any(" | " in t for t in texts)
 

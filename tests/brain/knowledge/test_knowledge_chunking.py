@@ -154,3 +154,17 @@ def test_options_validation():
         ChunkingOptions(target_chars=100, max_chars=50)
     with pytest.raises(ValueError):
         ChunkingOptions(min_chars=0)
+
+
+def test_a_table_cut_between_chunks_repeats_its_header_row_and_keeps_rows_whole():
+    """Issue 18: without its header, the rest of a long table answered with cells run together."""
+    rows = "\n".join(f"| Region {i}, orders of {i * 10} 元 or more | Free shipping | {i}-{i + 2} days (SF Express) |"
+                     for i in range(1, 16))
+    drafts = md_chunks("# Shipping\n\n| Destination | Cost | Delivery time |\n|---|---|---|\n" + rows + "\n")
+    assert len(drafts) > 1
+    for draft in drafts:
+        lines = draft.text.splitlines()
+        assert lines[0] == "Destination | Cost | Delivery time"
+        assert all(line.count(" | ") == 2 for line in lines)
+    body = [line for d in drafts for line in d.text.splitlines()[1:]]
+    assert body == [line.strip("| ").replace(" |  ", " | ") for line in rows.splitlines()]
