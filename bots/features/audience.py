@@ -36,6 +36,7 @@ from bots.runtime.router import CommandContext
 from brain.audience.communities import AudienceReport, analyse
 from brain.audience.graph import STORED_KINDS, AudienceGraph, ViewerProfile, audience_graph
 from brain.audience.reach import best_seeds
+from brain.text.plural import counted, plural
 from brain.text.questions import detect_question
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -283,17 +284,19 @@ class LiveAudience:
 def render_audience(report: AudienceReport, stats: dict[str, Any]) -> str:
     if not stats["nodes"]:
         return "Nobody has chatted in this room yet."
-    lines = [f"Audience: {stats['nodes']} people, {stats['edges']} ties; {stats['active_now']} active now, "
+    lines = [f"Audience: {counted(stats['nodes'], 'person', 'people')}, {counted(stats['edges'], 'tie')}; "
+             f"{stats['active_now']} active now, "
              f"{len(report.newcomers)} new and {len(report.returning)} returning this session."]
     for i, community in enumerate(report.communities[:3], 1):
         members = ", ".join(m.name for m in community.top[:3])
         topics = f"; talks about {', '.join(w for w, _ in community.keywords[:4])}" if community.keywords else ""
-        lines.append(f"  {i}. {community.size} people: {members}{topics}")
+        lines.append(f"  {i}. {counted(community.size, 'person', 'people')}: {members}{topics}")
     if len(report.communities) > 3:
-        lines.append(f"  … and {len(report.communities) - 3} smaller groups")
+        lines.append(f"  … and {counted(len(report.communities) - 3, 'smaller group')}")
     if report.helpers:
-        lines.append("Helpers: " + ", ".join(f"{h.name} ({h.answers} answers to {h.helped} people)"
-                                             for h in report.helpers[:3]))
+        lines.append("Helpers: " + ", ".join(
+            f"{h.name} ({counted(h.answers, 'answer')} to {counted(h.helped, 'person', 'people')})"
+            for h in report.helpers[:3]))
     if report.bridges:
         lines.append("Bridges between groups: " + ", ".join(b.name for b in report.bridges[:3]))
     if report.newcomers:
@@ -303,8 +306,9 @@ def render_audience(report: AudienceReport, stats: dict[str, Any]) -> str:
 
 def render_profile(profile: ViewerProfile, report: AudienceReport | None) -> str:
     days = max((profile.last_seen - profile.first_seen) / _DAY, 0)
-    lines = [f"{profile.name} ({profile.key}): {profile.messages} messages, {profile.questions} questions, "
-             f"{profile.answers} answers to others; {profile.sessions} sessions over {days:.0f} days."]
+    lines = [f"{profile.name} ({profile.key}): {counted(profile.messages, 'message')}, "
+             f"{counted(profile.questions, 'question')}, {counted(profile.answers, 'answer')} to others; "
+             f"{counted(profile.sessions, 'session')} over {counted(days, 'day')}."]
     if report is not None and profile.key in report.membership:
         cid = report.membership[profile.key]
         community = next((c for c in report.communities if c.id == cid), None)
@@ -331,8 +335,10 @@ def render_reach(graph: Any, result: Any, k: int) -> str:
 
     seeds = [name(key) for key, _gain in result.seeds]
     estimate = result.reach
-    lines = [f"Seed a promotion with {', '.join(seeds)}: it would reach about {estimate.mean:.0f} of "
-             f"{graph.number_of_nodes()} people ({estimate.low:.0f}–{estimate.high:.0f})."]
+    lines = [f"Seed a promotion with {', '.join(seeds)}: it would reach about "
+             f"{counted(estimate.mean, 'person', 'people')} ({estimate.low:.0f}–{estimate.high:.0f}) "
+             f"of {graph.number_of_nodes()}."]
     if len(seeds) < k:
-        lines.append(f"(Only {len(seeds)} people are connected enough to be worth seeding.)")
+        lines.append(f"(Only {counted(len(seeds), 'person', 'people')} {plural(len(seeds), 'is', 'are')} "
+                     "connected enough to be worth seeding.)")
     return "\n".join(lines)

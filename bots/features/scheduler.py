@@ -41,7 +41,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -58,9 +58,10 @@ from bots.runtime.counters import Counters
 from bots.runtime.listeners import VIEWER_LINES
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
+from brain.text.plural import counted, plural
 from brain.text.questions import language_of
 from brain.traffic.promo_gate import PromoGate
-from brain.traffic.time_phrases import WhenError, format_when, parse_every, parse_when, validate_tz
+from brain.traffic.time_phrases import WhenError, format_when, parse_every, parse_when, validate_tz, zone_label
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlalchemy as sa
@@ -398,7 +399,7 @@ class ScheduleService:
             if not ident:
                 return "Usage: /schedule cancel <id> (the ids are in /schedule list)"
             removed = await self.cancel(event.room.key, ident)
-            return (f"Cancelled {ident} ({len(removed)} message{'s' if len(removed) != 1 else ''})."
+            return (f"Cancelled {ident} ({counted(len(removed), 'message')})."
                     if removed else f"No scheduled message {ident!r} in this room; see /schedule list.")
         try:
             if action == "live":
@@ -410,12 +411,12 @@ class ScheduleService:
     async def _room_has_room(self, room_key: str, extra: int, *, promo: bool = False) -> str | None:
         jobs = await self.jobs(room_key)
         if len(jobs) + extra > self.settings.max_jobs:
-            return (f"This room has {len(jobs)} scheduled messages (limit {self.settings.max_jobs}); "
+            return (f"This room has {counted(len(jobs), 'scheduled message')} (limit {self.settings.max_jobs}); "
                     "cancel some first (/schedule list).")
         if promo:
             promos = sum(1 for j in jobs if j.kwargs["payload"].get("kind") == "promo")
             if promos >= self.settings.max_promos:
-                return (f"This room has {promos} promos (limit {self.settings.max_promos}); "
+                return (f"This room has {counted(promos, 'promo')} (limit {self.settings.max_promos}); "
                         "cancel one first (/schedule list).")
         return None
 
@@ -458,7 +459,7 @@ class ScheduleService:
             if lang == "zh":
                 out.append((label, before, f"⏰ 直播预告：{title}，{when_text}开始（还有{_span_zh(before)}）"))
             else:
-                out.append((label, before, f"⏰ Coming up in {_span_words(before)}: {title} ({when_text})"))
+                out.append((label, before, f"⏰ Coming up in {_span_words(before)}: {title}, {when_text}"))
         start = f"🔴 直播开始了：{title}" if lang == "zh" else f"🔴 We are live now: {title}"
         out.append(("start", 0.0, start))
         return out
@@ -490,27 +491,80 @@ class ScheduleService:
                   "source": event.source, "host": user_payload(event.author), "text": text[:1000],
                   "title": text[:40], "every": every.seconds, "min_lines": min_lines,
                   "max_per_hour": max_per_hour})
-        return (f"Scheduled {job_id}: every {_span_words(every.seconds)}, after at least {min_lines} chat "
-                f"line{'s' if min_lines != 1 else ''}, at most {max_per_hour}/hour for all promos here. "
+        return (f"Scheduled {job_id}: every {_span_words(every.seconds)}, after at least "
+                f"{counted(min_lines, 'chat line')}, at most {max_per_hour}/hour for all promos here. "
                 f"/schedule cancel {job_id} stops it.")
 
     async def _list(self, event: CommandEvent) -> str:
         jobs = await self.jobs(event.room.key)
         if not jobs:
             return "Nothing is scheduled in this room. Try /schedule live tomorrow 8pm <title>."
-        now = self.clock()
-        lang = "en"
-        lines = [f"Scheduled in this room ({len(jobs)}):"]
-        for job in jobs[:30]:
-            p = job.kwargs["payload"]
-            when = format_when(job.next_run_time, now=now, lang=lang) if job.next_run_time else "paused"
-            if p.get("kind") == "promo":
-                lines.append(f"  {job.id}  promo every {_span_words(p['every'])}, next {when}: {p['text'][:50]}")
-            else:
-                lines.append(f"  {job.id}  {when}: {p.get('text', p.get('kind'))[:60]}")
-        if len(jobs) > 30:
-            lines.append(f"  … and {len(jobs) - 30} more")
-        return "\n".join(lines)
+        return render_list(jobs, now=self.clock(), zone=validate_tz(self.settings.zone_of(event.room.key)))
+
+
+#: Entries (a stream with its reminders, a promo, another component's job) shown by /schedule list.
+_LIST_MAX = 30
+
+
+class _Times:
+    """Says times of one line relative to ``now`` in the room's zone, each day word once.
+
+    A time on the same local day as the one said before it in the line drops its
+    day word ("tomorrow 19:00, 19:55"): the day is said once, and every day word
+    counts from the same now (a reminder's stored text counts from when it fires).
+    """
+
+    def __init__(self, now: datetime, zone: tzinfo) -> None:
+        self.now, self.zone = now, zone
+        self._day: date | None = None
+
+    def __call__(self, dt: datetime | None) -> str:
+        if dt is None:
+            return "paused"
+        local = dt.astimezone(self.zone)
+        said = f"{local:%H:%M}" if local.date() == self._day else format_when(local, now=self.now, show_tz=False)
+        self._day = local.date()
+        return said
+
+
+def render_list(jobs: list[Any], *, now: datetime, zone: tzinfo) -> str:
+    """/schedule list: one line per stream (its time, then its reminders) or promo, soonest first.
+
+    A stream's jobs share the id before the dot (live-ab12cd.t-1h); the line names
+    the group once and each reminder by its label, so cancelling one reminder
+    stays one command. The zone is said once, in the heading.
+    """
+    entries: dict[str, list[Any]] = {}
+    for job in jobs:  # soonest first: an entry sits where its next message is
+        p = job.kwargs["payload"]
+        entries.setdefault(job.id.split(".", 1)[0] if p.get("kind") == "live" else job.id, []).append(job)
+    lines = [f"Scheduled in this room (times in {zone_label(zone)}):"]
+    example = None
+    for key, group in list(entries.items())[:_LIST_MAX]:
+        p = group[0].kwargs["payload"]
+        say = _Times(now, zone)
+        if p.get("kind") == "live":
+            stream_at = datetime.fromisoformat(p.get("stream_at") or p["at"])
+            line = f"  {key}  {p.get('title') or 'the stream'}, {say(stream_at)}"
+            labels = [(job.id.split(".", 1)[-1], job) for job in group]
+            reminders = [f"{say(job.next_run_time)} ({label})" for label, job in labels if label != "start"]
+            if reminders:
+                line += f" — {plural(len(reminders), 'reminder')} " + ", ".join(reminders)
+                example = example or next(job.id for label, job in labels if label != "start")
+            if all(label != "start" for label, _ in labels):
+                line += "; no announcement at the start"
+        elif p.get("kind") == "promo":
+            line = f"  {key}  promo every {_span_words(p['every'])}, next {say(group[0].next_run_time)}: " \
+                   f"{p['text'][:50]}"
+        else:
+            line = f"  {key}  {p.get('title') or p.get('kind')}, next {say(group[0].next_run_time)}"
+        lines.append(line)
+    if len(entries) > _LIST_MAX:
+        lines.append(f"  … and {len(entries) - _LIST_MAX} more")
+    if example is not None:
+        lines.append(f"/schedule cancel <id> cancels an entry (a stream with its reminders); {example} "
+                     "only that reminder.")
+    return "\n".join(lines)
 
 
 def _span(seconds: float) -> str:
@@ -527,11 +581,10 @@ def _span_words(seconds: float) -> str:
     seconds = int(seconds)
     for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
         if seconds >= size and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
+            return counted(seconds // size, unit)
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 60} minutes" if seconds >= 60 else f"{seconds} seconds"
+    return counted(seconds // 60, "minute") if seconds >= 60 else counted(seconds, "second")
 
 
 def _span_zh(seconds: float) -> str:

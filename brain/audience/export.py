@@ -41,6 +41,7 @@ import networkx as nx
 import numpy as np
 
 from brain.audience.communities import AudienceReport, analyse
+from brain.text.plural import counted
 
 __all__ = ["EXPORT_FORMATS", "PLOT_FORMATS", "annotated_graph", "export_graph", "plot_graph"]
 
@@ -169,10 +170,11 @@ def _draw(report: AudienceReport, top_n: int, labels: int, seed: int, title: str
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     ax.set_axis_off()
-    people = f"{report.nodes:,} people" if report.nodes == len(keep) else \
-        f"top {len(keep):,} of {report.nodes:,} people by influence"
+    everyone = counted(report.nodes, "person", "people", grouped=True)
+    people = everyone if report.nodes == len(keep) else f"top {len(keep):,} of {everyone} by influence"
     ax.set_title(title or f"Audience{' of ' + report.room if report.room else ''}: {people}, "
-                 f"{len(report.communities)} communities", fontsize=11, fontfamily=_fonts())
+                 f"{counted(len(report.communities), 'community', 'communities')}", fontsize=11,
+                 fontfamily=_fonts())
     if not keep:
         ax.text(0.5, 0.5, "no audience yet", ha="center", va="center", transform=ax.transAxes)
         return fig
@@ -240,7 +242,9 @@ def _html(report: AudienceReport, fig: Any, rows: int) -> str:
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head><body>"
             f"<h1>{html.escape(title)}</h1>"
-            f"<p>{report.nodes:,} people, {report.edges:,} ties, {len(report.communities)} communities, "
+            f"<p>{counted(report.nodes, 'person', 'people', grouped=True)}, "
+            f"{counted(report.edges, 'tie', grouped=True)}, "
+            f"{counted(len(report.communities), 'community', 'communities')}, "
             f"modularity {report.modularity:.3f}. Click a column to sort.</p>{svg}"
             f"<h2>Most influential</h2>"
             + _table(["#", "name", "key", "community", "influence", "messages", "answers"], people, "people")

@@ -32,6 +32,8 @@ from bisect import bisect_right, insort
 from dataclasses import dataclass
 from typing import Hashable
 
+from brain.text.plural import counted
+
 __all__ = ["GateDecision", "PromoGate"]
 
 _HOUR = 3600.0
@@ -214,7 +216,7 @@ class PromoGate:
         if since < min_lines:
             if key is not None:
                 self._waiters.pop(key, None)
-            return GateDecision(False, f"held: only {since} of {min_lines} chat lines {window}",
+            return GateDecision(False, f"held: only {since} of {counted(min_lines, 'chat line')} {window}",
                                 None, "quiet")
 
         rate = self.rate_per_minute(ts)
@@ -235,7 +237,7 @@ class PromoGate:
                 oldest = self._posts[self._posts_head + posted - max_per_hour]
                 retry = max(1.0, oldest + _HOUR - ts)
                 self._wait(key, due, ts, retry)
-                return GateDecision(False, f"held: {posted} promos posted in the last hour (limit "
+                return GateDecision(False, f"held: {counted(posted, 'promo')} posted in the last hour (limit "
                                     f"{max_per_hour}); next slot in {_say(retry)}", retry, "cap")
             first = self._first_in_line(ts)
             if first is not None and first[0] != key and (first[1].due_ts, first[1].seq) < self._place(key, due):
@@ -246,7 +248,7 @@ class PromoGate:
         if rule == "flood_timeout":
             return GateDecision(True, f"posted: chat has been flooding ({rate:.0f} lines/min) for "
                                 f"{_say(ts - due)}; not holding it longer", None, rule)
-        return GateDecision(True, f"posted: {since} chat lines {window}, {rate:.0f} lines/min",
+        return GateDecision(True, f"posted: {counted(since, 'chat line')} {window}, {rate:.0f} lines/min",
                             None, "ok")
 
     def _place(self, key: Hashable | None, due: float) -> tuple[float, float]:

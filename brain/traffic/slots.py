@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from brain.text.plural import counted, plural
 from brain.traffic.forecast import forecast
 from brain.traffic.live_sessions import Session, find_sessions
 from brain.traffic.series import HOUR, ActivitySeries, _zone
@@ -127,10 +128,10 @@ def suggest_slots(history: ActivitySeries, *, now: datetime | float, tz: str, to
         local = datetime.fromtimestamp(s.start, tz=zone)
         by_slot.setdefault((local.weekday(), local.hour), []).append(s.engagement(metric))
     if span_days < 14 or len(sessions) < 3:
-        confidence, caveat = "low", (f"; low confidence: only {span_days:.0f} days and {len(sessions)} "
-                                     f"stream{'s' if len(sessions) != 1 else ''} of history")
+        confidence, caveat = "low", (f"; low confidence: only {counted(span_days, 'day')} and "
+                                     f"{counted(len(sessions), 'stream')} of history")
     elif span_days < 42:
-        confidence, caveat = "medium", f"; medium confidence: {span_days / 7:.0f} weeks of history"
+        confidence, caveat = "medium", f"; medium confidence: {counted(span_days / 7, 'week')} of history"
     else:
         confidence, caveat = "high", ""
     hours = max(1, math.ceil(duration_minutes / 60))
@@ -151,7 +152,7 @@ def suggest_slots(history: ActivitySeries, *, now: datetime | float, tz: str, to
         lo, hi = max(0.0, f_lo + shift), max(0.0, f_hi + shift)
         day, clock = _DAYS[begin.weekday()], f"{begin:%H:%M}"
         if past_mean is not None:
-            why = (f"{day} {clock} averaged {_fmt(past_mean)} {unit} over {k} stream{'s' if k != 1 else ''}; "
+            why = (f"{day} {clock} averaged {_fmt(past_mean)} {unit} over {counted(k, 'stream')}; "
                    f"forecast {_fmt(f_mean)} ({_fmt(f_lo)}–{_fmt(f_hi)})")
         else:
             why = (f"no past stream started {day} {clock}; forecast {_fmt(f_mean)} ({_fmt(f_lo)}–{_fmt(f_hi)}) "
@@ -174,6 +175,6 @@ def suggest_slots(history: ActivitySeries, *, now: datetime | float, tz: str, to
     if not chosen:
         note = "no hour of the next week is expected to have any audience" + (f" ({note})" if note else "")
     elif len(chosen) < top:
-        extra = f"only {len(chosen)} start time{'s' if len(chosen) != 1 else ''} stand{'s' if len(chosen) == 1 else ''} out"
+        extra = f"only {counted(len(chosen), 'start time')} {plural(len(chosen), 'stands', 'stand')} out"
         note = f"{extra}; {note}" if note else extra
     return Suggestions(chosen, note=note)

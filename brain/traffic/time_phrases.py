@@ -57,6 +57,7 @@ __all__ = [
     "parse_when",
     "parse_every",
     "format_when",
+    "zone_label",
     "validate_tz",
     "MIN_EVERY_SECONDS",
     "MAX_EVERY_SECONDS",
@@ -165,7 +166,8 @@ def _abbreviation_message(abbr: str) -> str:
             "(or UTC)")
 
 
-def _zone_label(tz: object) -> str:
+def zone_label(tz: object) -> str:
+    """How replies name a zone: its IANA key, "UTC", or "UTC+8" for Etc/GMT-8."""
     key = getattr(tz, "key", None)
     if isinstance(key, str):
         m = re.fullmatch(r"Etc/GMT([+-])(\d+)", key)
@@ -390,7 +392,7 @@ _CN_WEEKDAY_RE = re.compile(r"(?:(?P<mod>下下|下|这|這|本)\s*(?:个|個)?\
 _CN_MD = re.compile(rf"(?:(?P<y>\d{{4}})\s*年\s*)?(?P<m>{_CN_NUM})\s*月\s*(?P<d>{_CN_NUM})\s*(?:日|号|號)?")
 _EN_PERIOD = re.compile(rf"(?i)(?:in\s+the\s+|this\s+|at\s+)?(?P<p>morning|afternoon|evening|night){_B}")
 _CN_PERIOD = re.compile(r"(?P<p>凌晨|清晨|早上|早晨|上午|中午|午后|午後|下午|傍晚|晚上|夜里|夜裡|夜间|夜間|半夜|晚间|晚間|早|晚)")
-_EN_AMPM = re.compile(rf"(?i)(?P<h>\d{{1,2}})(?:[:.](?P<mi>\d{{2}}))?\s*(?P<ap>a\.?m\.?|p\.?m\.?)(?![A-Za-z0-9])")
+_EN_AMPM = re.compile(r"(?i)(?P<h>\d{1,2})(?:[:.](?P<mi>\d{2}))?\s*(?P<ap>a\.?m\.?|p\.?m\.?)(?![A-Za-z0-9])")
 _CLOCK = re.compile(r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?![\d:])")
 _EN_WORD_TIME = re.compile(rf"(?i)(?P<w>noon|midday|midnight){_B}")
 # minutes directly after 点: two digits ("8点05"), or with 分 ("8点5分"); one Chinese numeral needs 分 too,
@@ -727,11 +729,11 @@ def _localizations(d: date, hour: int, minute: int, zone: ZoneInfo) -> list[tupl
     local = naive.replace(tzinfo=zone, fold=0)
     settled = local.astimezone(timezone.utc).astimezone(zone)
     if settled.replace(tzinfo=None) != naive:
-        return [(settled, f"{naive:%H:%M} does not exist on {_dm(naive)} in {_zone_label(zone)} (clocks "
+        return [(settled, f"{naive:%H:%M} does not exist on {_dm(naive)} in {zone_label(zone)} (clocks "
                           f"spring forward), so {settled:%H:%M}")]
     second = local.replace(fold=1)
     if second.utcoffset() != local.utcoffset():
-        where = f"{naive:%H:%M} happens twice on {_dm(naive)} in {_zone_label(zone)} (clocks fall back)"
+        where = f"{naive:%H:%M} happens twice on {_dm(naive)} in {zone_label(zone)} (clocks fall back)"
         return [(local, f"{where}; using the first ({local.tzname()})"),
                 (second, f"{where}; using the second ({second.tzname()})")]
     return [(local, "")]
@@ -748,7 +750,7 @@ def _utc(dt: datetime) -> datetime:
 
 def _check_range(at: datetime, now: datetime, lang: str) -> None:
     if _utc(at) <= _utc(now):
-        shown = f"{at:%a} {_dm(at)} {at:%H:%M} {_zone_label(at.tzinfo)}"
+        shown = f"{at:%a} {_dm(at)} {at:%H:%M} {zone_label(at.tzinfo)}"
         raise WhenError(_say(lang, f"that time ({shown}) has already passed",
                              f"这个时间（{shown}）已经过去了"))
     if _utc(at) - _utc(now) > MAX_AHEAD:
@@ -869,7 +871,7 @@ def parse_when(text: str, *, now: datetime, tz: str) -> ParsedWhen:
         at = (now.astimezone(timezone.utc) + timedelta(seconds=seconds)).astimezone(zone)
         _check_range(at, now, lang)
         return ParsedWhen(at=at, rest=_strip_rest(text[end:]), matched=text[start:end].strip(),
-                          zone=_zone_label(zone))
+                          zone=zone_label(zone))
 
     reading, end = _scan(source, start)
     zone = reading.zone or room_zone
@@ -879,7 +881,7 @@ def parse_when(text: str, *, now: datetime, tz: str) -> ParsedWhen:
             at, end, note = fallback
             _check_range(at, now, lang)
             return ParsedWhen(at=at, rest=_strip_rest(text[end:]), matched=text[start:end].strip(),
-                              zone=_zone_label(zone), note=note)
+                              zone=zone_label(zone), note=note)
         if reading.day is not None or reading.period is not None:
             said = source[start:end].strip()
             raise WhenError(_say(reading.lang, f"{said!r} needs a time of day too, e.g. '{said} 8pm'",
@@ -890,7 +892,7 @@ def parse_when(text: str, *, now: datetime, tz: str) -> ParsedWhen:
         raise WhenError(example)
     at, note = _resolve(reading, zone, now)
     return ParsedWhen(at=at, rest=_strip_rest(text[end:]), matched=text[start:end].strip(),
-                      zone=_zone_label(zone), note=note)
+                      zone=zone_label(zone), note=note)
 
 
 def _relative(text: str, pos: int) -> tuple[float, int, str | None] | None:
@@ -933,7 +935,7 @@ def format_when(dt: datetime, *, now: datetime, lang: str = "en", show_tz: bool 
     if lang not in ("en", "zh"):
         raise ValueError(f"lang must be 'en' or 'zh', not {lang!r}")
     zone = dt.tzinfo
-    label = _zone_label(zone)
+    label = zone_label(zone)
     days = (dt.date() - now.astimezone(zone).date()).days
     clock = f"{dt:%H:%M}"
     if lang == "zh":

@@ -127,10 +127,10 @@ async def test_the_generated_room_finds_its_groups_helper_and_seeds(deployment, 
         assert who.startswith(f"{HELPER} (replay:{HELPER})") and "answers to others" in who
         assert "Influence: #1 of 37" in who
         reach = replies["c-reach"]
-        assert reach.startswith("Seed a promotion with") and "of 37 people" in reach
+        assert reach.startswith("Seed a promotion with") and " people (" in reach and ") of 37." in reach
         seeds = reach.split("with ")[1].split(":")[0].split(", ")
         assert len(set(seeds)) == 3, reach      # a dense, chatty room: any 3 reach nearly everyone
-        low, high = reach.rsplit("(", 1)[1].rstrip(").").split("–")
+        low, high = reach.rsplit("(", 1)[1].split(")")[0].split("–")
         assert 3 <= int(low) <= int(high) <= 37
         assert "for the host only" in replies["c-deny"]
         assert "k must be between 1 and 20" in replies["c-bad"]
@@ -173,8 +173,8 @@ async def test_an_empty_room_and_a_lonely_viewer(deployment, data_dir, tmp_path)
         replies = {r.reply_to: r.text for r in adapter.replies if r.reply_to}
         assert replies["1"] == "Nobody has chatted in this room yet."
         assert replies["2"].startswith("Nobody has chatted")
-        assert replies["5"].startswith("Audience: 1 people, 0 ties")    # self-mentions, self-replies: no tie
-        assert "reach about 1 of 1 people" in replies["6"]
+        assert replies["5"].startswith("Audience: 1 person, 0 ties")    # self-mentions, self-replies: no tie
+        assert "reach about 1 person (1–1) of 1." in replies["6"]
     finally:
         runtime.close()
 

@@ -163,7 +163,7 @@ async def test_reminders_fire_once_each_across_restarts(place, clock):
 
     async with Bot(place, clock) as bot:                 # restart 1: the jobs are still there
         listing = await bot.say("/schedule list")
-        assert f"{group}.t-1h" in listing and f"{group}.t-24h" not in listing
+        assert "(t-1h)" in listing and "t-24h" not in listing and f"{group}.t-1h only that reminder" in listing
         clock.at(datetime(2026, 12, 2, 19, 0, 30, tzinfo=timezone.utc))
         everything.append(await bot.tick())
         assert "Coming up in 1 hour" in everything[-1]
@@ -297,3 +297,39 @@ async def test_a_rooms_schedule_moves_with_its_partition_to_the_next_worker(requ
                 other.close()
     finally:
         await deployment.close()
+
+
+
+def listed(listing: str, needle: str) -> str:
+    """The entry of a /schedule list whose id starts with ``needle``, without its id column."""
+    [line] = [line for line in listing.splitlines() if line.strip().startswith(needle)]
+    return line.strip().split("  ", 1)[1]
+
+
+@pytest.mark.parametrize("place", ["sqlite"], indirect=True)     # wording: one job store is enough
+async def test_the_list_says_each_time_once_relative_to_now(place, clock):
+    """A stream tomorrow 20:00 with a reminder tomorrow 19:00 once read "tomorrow 19:00: … (today 20:00)":
+    the reminder's stored text counts days from when it fires. Every day word now counts from now, in the
+    room's zone, and a day is said once per line."""
+    async with Bot(place, clock) as bot:                  # Tue 1 Dec 12:00 UTC
+        group = (await bot.say("/schedule live tomorrow 20:00 Mango night")).split("Scheduled ")[1].split(":")[0]
+        await bot.say("/schedule promo 30m Use code LIVE10")
+        listing = await bot.say("/schedule list")
+        assert "Scheduled in this room (times in UTC):" in listing and listing.count("UTC") == 1
+        assert listed(listing, group) == ("Mango night, tomorrow 20:00 — reminders today 20:00 (t-24h), "
+                                          "tomorrow 19:00 (t-1h), 19:55 (t-5m)")
+        assert listed(listing, "promo-") == "promo every 30 minutes, next today 12:30: Use code LIVE10"
+        assert f"{group}.t-24h only that reminder" in listing
+        clock.at(datetime(2026, 12, 2, 18, 0, tzinfo=timezone.utc))
+        assert "Coming up in 1 day: Mango night, tomorrow 20:00 (UTC)" in await bot.tick()
+        assert listed(await bot.say("/schedule list"), group) == \
+            "Mango night, today 20:00 — reminders 19:00 (t-1h), 19:55 (t-5m)"
+        await bot.say(f"/schedule cancel {group}")
+
+    # Shanghai: Wed 01:00 there while it is still Tuesday in UTC; the room's day counts.
+    clock.at(datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc))
+    async with Bot(place, clock, schedule={"timezone": "Asia/Shanghai"}) as bot:
+        group = (await bot.say("/schedule live 今天晚上8点 新品发布")).split("Scheduled ")[1].split(":")[0]
+        listing = await bot.say("/schedule list")
+        assert "(times in Asia/Shanghai)" in listing
+        assert listed(listing, group) == "新品发布, today 20:00 — reminders 19:00 (t-1h), 19:55 (t-5m)"

@@ -150,10 +150,11 @@ async def test_schedule_when_and_audience_answer_the_host(driver):
         except TimeoutError:
             pass  # the assertions below say which reply is missing
         assert any(t.startswith("Scheduled live-") and "Launch night" in t for t in texts), texts
-        assert any(t.startswith("Scheduled in this room (4)") for t in texts), texts
+        assert any(t.startswith("Scheduled in this room (times in UTC):") and "Launch night, tomorrow 20:00 — "
+                   "reminders today 20:00 (t-24h), tomorrow 19:00 (t-1h), 19:55 (t-5m)" in t for t in texts), texts
         assert any(t.startswith("No suggestion yet") for t in texts), texts
         audience = next(t for t in texts if t.startswith("Audience:"))
-        assert audience.startswith("Audience: 2 people, 1 ties"), audience
+        assert audience.startswith("Audience: 2 people, 1 tie;"), audience
         assert any("/schedule is for the host only" in t for t in texts), texts
         assert len(await schedule.jobs(driver.room_key)) == 5      # 4 messages and the weekly /when
     finally:
