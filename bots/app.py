@@ -180,7 +180,8 @@ class Runtime:
                                                                settings=config.dashboard, metrics=metrics,
                                                                reports_dir=data_dir / "reports"))
         reports = LiveReports(store, config, data_dir / "reports",
-                              link=(lambda name: f"{dashboard.url}/reports/{name}") if dashboard else None)
+                              link=(lambda name: f"{dashboard.url}/reports/{name}") if dashboard else None,
+                              answering=answering)
         reports.attach(router, registry)
         return cls(config, data_dir, store, registry, router, brain, answering, products, schedule, audience,
                    traffic, moderation, metrics, dashboard)

@@ -21,6 +21,7 @@ merged), its sources, confidence, latency and model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from adapters.model import MessageEvent, Reply, Role, User
 from bots.runtime.brain_worker import BrainUnavailable, BrainWorker
 from bots.runtime.config import AnswersSection
 from bots.runtime.counters import Counters
+from bots.runtime.in_flight import still_answering
 from bots.runtime.listeners import VIEWER_CHAT
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
@@ -74,6 +76,11 @@ _BATCH = 64
 _MAX_MENTIONS = 8
 #: Late askers of an already answered burst get at most one follow-up per this many seconds.
 _FOLLOWUP_MIN_DELAY = 10.0
+#: seconds /unanswered and /report wait for the questions asked just before them (`Answering.settle`):
+#: past the burst hold (1.5 s) and an answer, with room for a knowledge base still loading
+SETTLE_TIMEOUT = 10.0
+#: ... and for the knowledge base to load first, when it is still loading (the model: seconds)
+SETTLE_LOAD_TIMEOUT = 60.0
 
 ASK = CommandSpec("ask", "Ask the bot a question about the course or the products",
                   params=(Param("question", description="your question", rest=True),))
@@ -136,6 +143,9 @@ class Answering:
         self._pending_posts: set[asyncio.Task[None]] = set()
         self._post_now: asyncio.Event | None = None  # set by drain(): stop holding, post
         self._busy = 0
+        #: per room, the event ids of questions taken and not yet answered, passed on, merged or held
+        #: for review: what `settle` waits for
+        self._in_flight: dict[str, set[str]] = {}
         self._hooks: list[QuestionHook] = []
         #: Set by moderation: the answers it must see before they post.
         self.gate: ReviewGate | None = None
@@ -182,6 +192,7 @@ class Answering:
     def submit(self, event: MessageEvent, question: Question) -> None:
         """Queue one question for answering (the listener's path, and a hook's way to hand one back)."""
         self.stats.questions += 1
+        self._in_flight.setdefault(event.room.key, set()).add(event.event_id)
         if self._queue is None:
             self._queue = asyncio.Queue()
         self._queue.put_nowait((event, question))
@@ -213,6 +224,8 @@ class Answering:
             except Exception:  # noqa: BLE001 - a bad batch must not end answering for the stream
                 self.stats.errors += len(batch)
                 log.exception("answering failed on a batch of %d questions", len(batch))
+                for event, _ in batch:
+                    self._settled(event)
             finally:
                 self._busy -= 1
 
@@ -282,6 +295,7 @@ class Answering:
             return
         if state.review_id is not None and self.gate is not None:
             self._spawn(self.gate.join(state.review_id, event))  # they get the answer when it is approved
+            self._settled(event)
             return
         if not state.posted:
             state.askers.append(event)
@@ -329,6 +343,8 @@ class Answering:
             if state.review_id is not None:
                 self.stats.held += 1
                 self._observe(answer, "held")
+                for event in (state.lead, *state.askers):
+                    self._settled(event)  # a moderator's now: `settle` does not wait for a review
                 state.askers.clear()  # they are in the review; moderation posts and records it
                 return
         if answer.abstained:
@@ -422,6 +438,7 @@ class Answering:
 
     def _record(self, event: MessageEvent, question: Question | None, answer: Answer | None, status: str,
                 *, merged_into: str | None = None, note: str | None = None, reply_id: str | None = None) -> None:
+        self._settled(event)
         text = question.text if question is not None else event.text
         self.store.record_question(question_row(
             room=event.room.key, event_id=event.event_id, user_key=event.author.key, user_name=event.author.name,
@@ -432,6 +449,34 @@ class Answering:
             confidence=answer.confidence if answer else None, latency_ms=answer.latency_ms if answer else None,
             model=answer.model if answer else None, merged_into=merged_into, ts=event.ts.timestamp(),
             reply_id=reply_id))
+
+    def _settled(self, event: MessageEvent) -> None:
+        in_room = self._in_flight.get(event.room.key)
+        if in_room is not None:
+            in_room.discard(event.event_id)
+            if not in_room:
+                del self._in_flight[event.room.key]
+
+    async def settle(self, room: str, timeout: float | None = None) -> int:
+        """Wait until the questions ``room`` has in flight *now* are answered, passed on, merged or held
+        for review, at most ``timeout`` seconds; returns how many still are.
+
+        Why: ``/unanswered`` and ``/report`` read the store, and questions asked just before them
+        (piped into the console, or a burst a moment ago) are still being answered: without waiting
+        the report says there are none. Questions asked after the command are not waited for, so a
+        busy room cannot keep the command waiting past the bound.
+        """
+        waiting = set(self._in_flight.get(room, ()))
+        if waiting:  # the knowledge base loading (seconds, at start-up) is not the answers' time
+            with contextlib.suppress(BrainUnavailable, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.brain.ready()), SETTLE_LOAD_TIMEOUT)
+        deadline = time.monotonic() + (SETTLE_TIMEOUT if timeout is None else timeout)
+        while waiting:
+            waiting &= self._in_flight.get(room, set())
+            if not waiting or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        return len(waiting)
 
     # ---- commands --------------------------------------------------------------------
 
@@ -485,11 +530,14 @@ class Answering:
                 f"answer cache {self.cache.stats()}")
 
     async def _unanswered_command(self, context: CommandContext, limit: int = 10) -> str:
-        topics = await asyncio.to_thread(self._unanswered, context.event.room.key, max(1, limit))
-        if not topics:
-            return "No unanswered questions in this room."
-        lines = [f"Unanswered questions ({len(topics)} groups):"]
+        room = context.event.room.key
+        still = await self.settle(room)
+        topics = await asyncio.to_thread(self._unanswered, room, max(1, limit))
+        lines = ([f"Unanswered questions ({len(topics)} groups):"] if topics
+                 else ["No unanswered questions in this room."])
         lines += [f"  {t.asks}× {t.text}  ({', '.join(t.people)})" for t in topics]
+        if still:
+            lines.append(still_answering(still))
         return "\n".join(lines)
 
     def _unanswered(self, room: str, limit: int) -> list[Any]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from adapters.commands import CommandSpec, Param
 from adapters.model import Role
+from bots.runtime.in_flight import QuestionsInFlight, still_answering
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext
 from brain.audience.graph import STORED_KINDS, audience_graph
@@ -61,12 +62,14 @@ class LiveReports:
     """``/live`` and ``/report`` for every room."""
 
     def __init__(self, store: "Store", config: "Config", reports_dir: Path,
-                 link: Callable[[str], str | None] | None = None) -> None:
+                 link: Callable[[str], str | None] | None = None, answering: QuestionsInFlight | None = None) -> None:
         self.store = store
         self.config = config
         self.reports_dir = reports_dir
         #: The dashboard's URL for a report file name, when the dashboard runs.
         self.link = link
+        #: the room's question pipeline: /report waits for the answers in flight (`Answering.settle`)
+        self.answering = answering
 
     def attach(self, router: "Router", registry: CommandRegistry) -> None:
         registry.add(LIVE, self._live_command)
@@ -84,10 +87,11 @@ class LiveReports:
 
     async def _report_command(self, context: CommandContext, session: str | None = None) -> str:
         room = context.event.room.key
+        still = await self.answering.settle(room) if self.answering is not None else 0
         try:
             path, lines = await asyncio.to_thread(make_report, self.store, self.config, room, session, None,
                                                   self.reports_dir)
         except ValueError as exc:
             return f"No report: {exc}"
         link = self.link(path.name) if self.link is not None else None
-        return "\n".join(lines + [f"Full report: {link or path}"])
+        return "\n".join(lines + [f"Full report: {link or path}"] + ([still_answering(still)] if still else []))

@@ -116,6 +116,33 @@ async def test_ask_command_and_unanswered_report(room):
     assert "(viewer1, ana)" in out and "1× what colour is the host's cat?" in out
 
 
+async def test_unanswered_and_report_wait_for_the_questions_asked_just_before_them(make_room):
+    """Issue 18: questions piped into the console were still being answered when /unanswered ran."""
+    room = await make_room(answers={"hold": 0.3})
+    await room.say("who won the football match yesterday?")  # not settled: in flight
+    await room.say("how much is the course?")
+    await room.as_user("mia", "host")
+    out = await room.say("/unanswered")
+    assert "1× who won the football match yesterday?" in out and "still being answered" not in out
+    await room.as_user("tom")
+    await room.say("what colour is the host's cat?")
+    await room.as_user("mia", "host")
+    out = await room.say("/report")
+    assert "3 questions (1 answered, 2 passed to you)" in out and "still being answered" not in out
+
+
+@pytest.mark.one_process("the bound is Answering's own; the waiting above runs on both deployments")
+async def test_unanswered_waits_a_bounded_time_and_says_what_is_still_being_answered(make_room, monkeypatch):
+    import bots.features.answering as answering
+
+    monkeypatch.setattr(answering, "SETTLE_TIMEOUT", 0.2)  # the bound, against an answer held 30 s
+    room = await make_room(answers={"hold": 30})
+    await room.say("do you ship to the moon?")
+    await room.as_user("mia", "host")
+    out = await room.say("/unanswered")
+    assert "No unanswered questions" in out and "(1 question is still being answered" in out
+
+
 async def test_kb_reload_picks_up_edits(make_room, tmp_path):
     knowledge = tmp_path / "kb"
     shutil.copytree(ROOT / "knowledge", knowledge, ignore=shutil.ignore_patterns("samples"))
