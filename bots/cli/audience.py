@@ -15,6 +15,7 @@ import click
 
 from bots.cli.rooms import echo_figures, open_store, pick_room
 from bots.cli.settings import EXIT_CONFIG, Settings
+from brain.text.plural import counted
 
 if TYPE_CHECKING:  # pragma: no cover
     from brain.audience.communities import AudienceReport
@@ -64,7 +65,8 @@ def audience_export(settings: Settings, room: str | None, fmt: str, out: Path) -
     from brain.audience.export import export_graph
     key, report = _report(settings, room)
     written = export_graph(report, out, fmt)
-    click.echo(f"{key}: {report.nodes} people, {report.edges} ties, {len(report.communities)} communities "
+    click.echo(f"{key}: {counted(report.nodes, 'person', 'people')}, {counted(report.edges, 'tie')}, "
+               f"{counted(len(report.communities), 'community', 'communities')} "
                f"→ {', '.join(str(p) for p in written)}")
 
 
@@ -82,8 +84,8 @@ def audience_plot(settings: Settings, room: str | None, out: Path, top_n: int) -
     if out.suffix.lower() not in PLOT_FORMATS:
         raise click.ClickException(f"--out must end in {' or '.join(PLOT_FORMATS)}, got {out.name!r}")
     key, report = _report(settings, room)
-    plot_graph(report, out, top_n=top_n, title=f"{key}: {report.nodes} people, "
-                                                f"{len(report.communities)} communities")
+    plot_graph(report, out, top_n=top_n, title=f"{key}: {counted(report.nodes, 'person', 'people')}, "
+                                                f"{counted(len(report.communities), 'community', 'communities')}")
     click.echo(f"wrote {out}")
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bots.cli.settings import Settings
+from brain.text.plural import counted
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.runtime.config import Config
@@ -40,7 +41,7 @@ def check(settings: Settings) -> None:
         raise click.ClickException(f"database.url: {exc}") from None
     try:
         click.echo(f"ok  database {store.engine.url.render_as_string(hide_password=True)} "
-                   f"at schema version {store.schema_version}; {store.count()} events recorded")
+                   f"at schema version {store.schema_version}; {counted(store.count(), 'event')} recorded")
     finally:
         store.close()
     try:
@@ -62,7 +63,7 @@ def _check_brain(config: "Config") -> None:
     folder = Path(config.knowledge.path)
     if not folder.is_dir():
         raise click.ClickException(f"knowledge folder {folder} does not exist (knowledge.path)")
-    click.echo(f"ok  knowledge folder {folder.resolve()}: {len(discover(folder))} files")
+    click.echo(f"ok  knowledge folder {folder.resolve()}: {counted(len(discover(folder)), 'file')}")
     name = config.retrieval.embedder
     if name in DEFAULT_MODEL_ALIASES:
         try:
@@ -116,4 +117,4 @@ def _check_redis(config: "Config") -> None:
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"ok  redis {redis_address(section.redis_url)}: rooms over workers in "
-               f"{section.partitions} partitions (prefix {section.prefix})")
+               f"{counted(section.partitions, 'partition')} (prefix {section.prefix})")

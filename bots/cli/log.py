@@ -26,6 +26,7 @@ import click
 
 from bots.cli.rooms import echo_figures, open_store, resolve_room
 from bots.cli.settings import Settings
+from brain.text.plural import counted
 
 if TYPE_CHECKING:  # pragma: no cover
     from brain.insights.interaction_log import LogFilter, LogRow
@@ -212,7 +213,7 @@ def log_export(settings: Settings, fmt: str, out: Path, **filters: Any) -> None:
         with tqdm(total=total, unit="question", desc="exporting", file=sys.stderr, leave=False,
                   disable=None) as bar:
             written = export(store.engine, flt, out, fmt, progress=bar.update)  # type: ignore[arg-type]
-    click.echo(f"wrote {written} questions to {out}")
+    click.echo(f"wrote {counted(written, 'question')} to {out}")
 
 
 # ---- liveroom privacy ---------------------------------------------------------------------------------
@@ -249,7 +250,7 @@ def privacy_export(settings: Settings, viewer: str, out: Path | None) -> None:
     with open_store(settings) as store:
         data = export_viewer(store.engine, viewer, actor_key=actor_key, actor_name=actor_name)
     text = json.dumps(data, ensure_ascii=False, indent=1)
-    counts = ", ".join(f"{len(data[t])} {t}" for t in (*VIEWER_TABLES, "moderation_actions"))
+    counts = ", ".join(counted(len(data[t]), t.removesuffix("s"), t) for t in (*VIEWER_TABLES, "moderation_actions"))
     if out is None:
         click.echo(text)
         return
@@ -280,7 +281,8 @@ def privacy_delete(settings: Settings, viewer: str, yes: bool) -> None:
     if not any(counts.values()):
         click.echo(f"nothing is stored about {viewer}; nothing deleted")
         return
-    click.echo(f"deleted {viewer}: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    click.echo(f"deleted {viewer}: " + ", ".join(counted(n, table.removesuffix("s"), table)
+                                                 for table, n in counts.items()))
 
 
 # ---- liveroom retention --------------------------------------------------------------------------------
@@ -314,4 +316,4 @@ def retention_apply(settings: Settings, dry_run: bool, as_json: bool) -> None:
         return
     verb = "would delete" if dry_run else "deleted"
     for table, n in result.items():
-        click.echo(f"{table}: {verb} {n} rows older than {policy.days_for(table)} days")
+        click.echo(f"{table}: {verb} {counted(n, 'row')} older than {counted(policy.days_for(table), 'day')}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import click
 
 from bots.cli.settings import EXIT_CONFIG, Settings
+from brain.text.plural import counted
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.app import Runtime
@@ -53,18 +54,18 @@ def replay(settings: Settings, file: Path, fast: bool, speed: float | None, as_j
         bar.close()
     report = _replay_report(adapter, runtime, elapsed)
     _echo_report(report, as_json=as_json,
-                 headline=(f"replayed {report['messages']} events in {report['seconds']:.2f} s "
-                           f"({report['msgs_per_s']:.0f}/s); {report['replies']} bot replies; "
-                           f"{report['bad_lines']} bad lines; {report['truncated']} truncated"),
+                 headline=(f"replayed {counted(report['messages'], 'event')} in {report['seconds']:.2f} s "
+                           f"({report['msgs_per_s']:.0f}/s); {counted(report['replies'], 'bot reply', 'bot replies')}; "
+                           f"{counted(report['bad_lines'], 'bad line')}; {report['truncated']} truncated"),
                  details=[f"questions {report['questions']}: {report['answers']} answered, {report['abstained']} "
                           f"passed to the host, {report['merged']} merged into bursts"],
-                 bad=adapter.stats.bad_line_samples, bad_total=adapter.stats.bad_lines, what="bad lines")
+                 bad=adapter.stats.bad_line_samples, bad_total=adapter.stats.bad_lines, what="bad line")
 
 
 def _echo_report(report: dict[str, Any], *, as_json: bool, headline: str, bad: Sequence[Any], bad_total: int,
                  what: str, details: Sequence[str] = ()) -> None:
     """A replay's or a captions feed's summary: one JSON object, or the headline, what was kept or
-    refused, the details and the first bad lines (on stderr)."""
+    refused, the details and the first bad lines (on stderr); ``what`` names one bad item ("bad line")."""
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
@@ -77,7 +78,7 @@ def _echo_report(report: dict[str, Any], *, as_json: bool, headline: str, bad: S
     for sample in bad[:10]:
         click.echo(f"  line {sample.lineno}: {sample.reason}", err=True)
     if bad_total > 10:
-        click.echo(f"  ... and {bad_total - 10} more {what}", err=True)
+        click.echo(f"  ... and {counted(bad_total - 10, 'more ' + what)}", err=True)
 
 
 def _kept_summary(report: dict[str, Any]) -> str:
@@ -214,7 +215,8 @@ def feed_captions(settings: Settings, file: Path, room: str, fast: bool, speed: 
         **_runtime_report(runtime),
     }
     _echo_report(report, as_json=as_json,
-                 headline=(f"fed {report['cues']} cues ({stats.format}, {stats.encoding}) into {report['room']} in "
-                           f"{report['seconds']:.2f} s; {report['replies']} bot replies; "
-                           f"{report['bad_cues']} bad cues; {report['truncated']} truncated"),
-                 bad=stats.bad_cue_samples, bad_total=stats.bad_cues, what="bad cues")
+                 headline=(f"fed {counted(report['cues'], 'cue')} ({stats.format}, {stats.encoding}) into "
+                           f"{report['room']} in {report['seconds']:.2f} s; "
+                           f"{counted(report['replies'], 'bot reply', 'bot replies')}; "
+                           f"{counted(report['bad_cues'], 'bad cue')}; {report['truncated']} truncated"),
+                 bad=stats.bad_cue_samples, bad_total=stats.bad_cues, what="bad cue")

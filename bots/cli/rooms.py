@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import click
 
+from brain.text.plural import counted
+
 if TYPE_CHECKING:  # pragma: no cover
     from bots.cli.settings import Settings
     from brain.store.event_store import Store
@@ -56,7 +58,7 @@ def pick_room(store: "Store", room: str | None) -> str:
     if not rooms:
         raise click.ClickException("nothing is recorded yet: run the bot or `liveroom replay` first")
     if len(rooms) > 1:
-        listing = ", ".join(f"{key} ({n} events)" for key, n in rooms[:10])
+        listing = ", ".join(f"{key} ({counted(n, 'event')})" for key, n in rooms[:10])
         raise click.ClickException(f"several rooms are recorded; pick one with --room: {listing}")
     return rooms[0][0]
 
@@ -82,6 +84,6 @@ def resolve_room(store: "Store", room: str, *, new_ok: bool = False) -> str | No
                                    "pass the one you mean")
     if new_ok:
         return None
-    listing = ", ".join(f"{key} ({n} events)" for key, n in rooms[:10])
+    listing = ", ".join(f"{key} ({counted(n, 'event')})" for key, n in rooms[:10])
     hint = f" Rooms recorded: {listing}." if known else " Nothing is recorded yet."
     raise click.ClickException(f"no events for room {room!r} in {store.url.split('///')[-1]}.{hint}")

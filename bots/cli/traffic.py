@@ -9,6 +9,7 @@ import click
 
 from bots.cli.rooms import echo_figures, open_store, pick_room
 from bots.cli.settings import EXIT_CONFIG, Settings
+from brain.text.plural import counted
 
 __all__ = ["traffic_group"]
 
@@ -48,15 +49,15 @@ def traffic_plot(settings: Settings, room: str | None, out: Path, metric: str, h
         series = activity_series(store, key, step=HOUR) if hourly else minutes
     values = series.metric(metric)
     if len(values) < 2:
-        raise click.ClickException(f"{key} has too little activity to plot ({len(values)} "
-                                   f"{'hour' if hourly else 'minute'}s)")
+        raise click.ClickException(f"{key} has too little activity to plot "
+                                   f"({counted(len(values), 'hour' if hourly else 'minute')})")
     steps = horizon or (168 if hourly else 120)
     fc = forecast(values, horizon=steps, season=(24, 168) if hourly else 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     future = series.end + series.step * np.arange(steps, dtype=np.float64)
     plot_forecast(series.ts, values, fc, out, forecast_ts=future, ylabel=f"{metric} per {'hour' if hourly else 'minute'}",
                   tz=settings.config().schedule.zone_of(key), title=f"{key}: {metric} ({fc.method})")
-    click.echo(f"wrote {out} ({len(values)} {'hours' if hourly else 'minutes'} of history, "
+    click.echo(f"wrote {out} ({counted(len(values), 'hour' if hourly else 'minute')} of history, "
                f"{steps} forecast, method {fc.method})")
 
 

@@ -55,6 +55,7 @@ from bots.dashboard.auth import Authenticator, DashboardSettings, Session, same_
 from brain.insights import interaction_log as interactions
 from brain.insights.interaction_log import Cursor, LogFilter
 from brain.store import retention
+from brain.text.plural import counted
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.features.moderation import LiveModeration
@@ -299,9 +300,9 @@ class _Dashboard:
         client = request.client.host if request.client is not None else "unknown"
         wait = self.auth.limiter.retry_after(client)
         if wait > 0:
-            retry = str(int(wait) + 1)
-            return self.login_form(request, 429, f"Too many failed logins. Try again in {retry} seconds.",
-                                   headers={"Retry-After": retry})
+            retry = int(wait) + 1
+            return self.login_form(request, 429, f"Too many failed logins. Try again in {counted(retry, 'second')}.",
+                                   headers={"Retry-After": str(retry)})
         form = await self.posted_form(request)
         if isinstance(form, Response):
             return form
@@ -484,7 +485,8 @@ class _Dashboard:
         # Through moderation: the store, and the running bot's memory of them (flags, the audience graph).
         counts = await self.deps.moderation.forget_viewer(user_key, actor_key=session.actor_key,
                                                           actor_name=session.name)
-        summary = ", ".join(f"{v} {k}" for k, v in counts.items() if isinstance(v, int)) or "nothing"
+        summary = ", ".join(counted(v, k.removesuffix("s"), k)  # rows per table: "1 event", "3 pins"
+                            for k, v in counts.items() if isinstance(v, int)) or "nothing"
         session.flash(f"Deleted the data of {user_key}: {summary}.", "ok")
         return RedirectResponse(f"/viewers/{quote(user_key, safe=':@')}", status_code=303)
 

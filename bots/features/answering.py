@@ -40,6 +40,7 @@ from brain.answers.answer_pipeline import AnswerMemory, AnswerPipeline, Asked, O
 from brain.answers.bursts import AnswerCache, Burst, BurstTracker
 from brain.answers.compose import Answer
 from brain.store.question_rows import question_row
+from brain.text.plural import counted
 from brain.text.questions import Question, detect_question, language_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -526,14 +527,14 @@ class Answering:
             return f"cannot reload: {exc}"
         kb = self.brain.kb
         assert kb is not None
-        return (f"knowledge base {kb.root}: {len(kb)} chunks, version {kb.version}; "
+        return (f"knowledge base {kb.root}: {counted(len(kb), 'chunk')}, version {kb.version}; "
                 f"answer cache {self.cache.stats()}")
 
     async def _unanswered_command(self, context: CommandContext, limit: int = 10) -> str:
         room = context.event.room.key
         still = await self.settle(room)
         topics = await asyncio.to_thread(self._unanswered, room, max(1, limit))
-        lines = ([f"Unanswered questions ({len(topics)} groups):"] if topics
+        lines = ([f"Unanswered questions ({counted(len(topics), 'group')}):"] if topics
                  else ["No unanswered questions in this room."])
         lines += [f"  {t.asks}× {t.text}  ({', '.join(t.people)})" for t in topics]
         if still:

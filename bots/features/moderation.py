@@ -46,6 +46,7 @@ from brain.answers.compose import ABSTAIN_TEXT, Answer
 from brain.moderation.curated import CuratedEntry
 from brain.moderation.review import Asker, Decision, FlagList, Review, ReviewError, ReviewQueue, review_reasons
 from brain.store.question_rows import question_row
+from brain.text.plural import counted
 from brain.text.questions import Question
 from brain.text.similarity import similarity_terms, text_overlap
 
@@ -446,7 +447,8 @@ class LiveModeration:
         self._strikes[key] = strikes
         if len(strikes) < self.settings.auto_flag_strikes or key in self.flags:
             return
-        reason = f"{len(strikes)} spam/abuse messages in {self.settings.auto_flag_window:g} s, e.g. {event.text[:80]!r}"
+        reason = (f"{counted(len(strikes), 'spam/abuse message')} in {self.settings.auto_flag_window:g} s, "
+                  f"e.g. {event.text[:80]!r}")
         if await self.flag(key, event.author.name, actor_key="liveroom", actor_name="abuse watch", reason=reason,
                            room=event.room.key):
             self.stats.auto_flagged += 1
@@ -488,7 +490,7 @@ class LiveModeration:
         if not items:
             return f"Nothing waits for review in this room (mode: {self.mode_for(room)})."
         now = self.clock()
-        lines = [f"{len(items)} answer(s) waiting (mode: {self.mode_for(room)}):"]
+        lines = [f"{counted(len(items), 'answer')} waiting (mode: {self.mode_for(room)}):"]
         for r in items:
             left = max(0, int(r.expires_at - now))
             lines.append(f"  #{r.id} [{', '.join(r.reasons)}] {r.user_name}: {r.question}")

@@ -9,6 +9,7 @@ from adapters.commands import CommandSpec, Param
 from adapters.model import Reply, Role
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import CommandContext, kept_phrases
+from brain.text.plural import counted
 
 __all__ = ["register_builtin", "HELP", "STATUS", "ANNOUNCE"]
 
@@ -61,10 +62,6 @@ async def help_command(context: CommandContext, command: str | None = None) -> s
     return _render_one(context, command) if command else _render_list(context)
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 def _when(ts: float | None) -> str:
     if ts is None:
         return "never"
@@ -83,12 +80,11 @@ async def status_command(context: CommandContext) -> str:
     kept = kept_phrases(already_stored=stats.duplicates + store.duplicates, repaired=stats.repaired,
                         set_aside=store.set_aside, refused=stats.refused)
     return "\n".join([
-        f"Room {room.key}: {_plural(summary['people'], 'person', 'people')}; "
-        f"{_plural(count('chat', 0), 'chat message', 'chat messages')}, "
-        f"{_plural(count('command', 0), 'command', 'commands')}, "
-        f"{_plural(count('transcript', 0), 'transcript line', 'transcript lines')}, "
-        f"{_plural(count('join', 0), 'join', 'joins')}, {_plural(count('leave', 0), 'leave', 'leaves')}, "
-        f"{_plural(count('reply', 0), 'bot reply', 'bot replies')}.",
+        f"Room {room.key}: {counted(summary['people'], 'person', 'people')}; "
+        f"{counted(count('chat', 0), 'chat message')}, {counted(count('command', 0), 'command')}, "
+        f"{counted(count('transcript', 0), 'transcript line')}, "
+        f"{counted(count('join', 0), 'join')}, {counted(count('leave', 0), 'leave')}, "
+        f"{counted(count('reply', 0), 'bot reply', 'bot replies')}.",
         f"First event {_when(summary['first_ts'])}; last {_when(summary['last_ts'])}.",
         *([f"Events since start: {'; '.join(kept)}."] if kept else []),
     ])

@@ -44,6 +44,7 @@ from scipy import sparse
 
 from brain.chat.sentiment import polarity
 from brain.insights.sessions import Line, SessionData
+from brain.text.plural import counted
 from brain.text.questions import detect_question, language_of
 from brain.text.tokens import (
     _CJK_RUN,
@@ -725,7 +726,7 @@ def host_profile(data: SessionData | Sequence[SessionData], *, window_s: float =
     if lines and not topics:
         notes.append("the host's speech has no content words (emoji, numbers or fillers only): no topics")
     elif lines and len(windows) < 10:
-        notes.append(f"speech in only {len(windows)} minute(s): each topic rests on a minute or two")
+        notes.append(f"speech in only {counted(len(windows), 'minute')}: each topic rests on a minute or two")
     seconds["topics"] = (t2 := time.perf_counter()) - t1
     style = speaking_style(lines)
     if lines and style.jargon_density is None and _general_vocabulary() is None:

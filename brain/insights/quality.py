@@ -38,6 +38,7 @@ from brain.insights.host_profile import SpokenLine, content_words, is_rare_word,
 from brain.insights.sessions import SessionData
 from brain.products.matching import ProductDoc, ProductMatcher
 from brain.products.ranking import ProductRanker
+from brain.text.plural import counted, plural
 from brain.text.questions import normalise_question
 
 __all__ = ["QualityPart", "UnansweredTopic", "QualityReport", "content_quality", "product_coverage",
@@ -163,7 +164,8 @@ def product_coverage(lines: Sequence[SpokenLine], pins: Sequence[Mapping[str, An
                            {"unknown_pins": unknown} if unknown else {})
     if not lines:
         return QualityPart("coverage", None, weight,
-                           f"Not computed: {len(times)} product(s) pinned but no transcript to check what was said")
+                           f"Not computed: {counted(len(times), 'product')} pinned but no transcript to check "
+                           "what was said")
     desc = _description_terms(products)
     line_ts = [x.ts for x in lines]
     described: list[str] = []
@@ -186,9 +188,11 @@ def product_coverage(lines: Sequence[SpokenLine], pins: Sequence[Mapping[str, An
         evidence[p.name] = hits + (["price"] if price else [])
     value = len(described) / len(pitched)
     if missing:
-        text = f"Covered {len(described)} of {len(pitched)} pitched products: missing {_names(missing)}"
+        text = (f"Covered {len(described)} of {len(pitched)} pitched {plural(len(pitched), 'product')}: "
+                f"missing {_names(missing)}")
     else:
-        text = f"Covered all {len(pitched)} pitched product{'s' if len(pitched) > 1 else ''}"
+        text = ("Covered the one pitched product" if len(pitched) == 1
+                else f"Covered all {len(pitched)} pitched products")
     details: dict[str, Any] = {"pitched": [by_id[pid].name for pid in pitched], "described": described,
                                "missing": missing, "evidence": evidence}
     if unknown:
@@ -252,8 +256,9 @@ def information_density(lines: Sequence[SpokenLine], products: Sequence[ProductD
         kinds.update("term" if k == "term" else "product" if k == "product" else "number" for k, _ in items)
     fpm = sum(len(v) for v in per_minute.values()) / len(per_minute)
     value = min(1.0, fpm / FULL_MARKS_FACTS_PER_MIN)
-    text = (f"{fpm:.1f} facts a minute of speech ({kinds['number']} numbers and prices, {kinds['product']} product "
-            f"names, {kinds['term']} domain terms over {len(per_minute)} min); "
+    text = (f"{fpm:.1f} facts a minute of speech ({counted(kinds['number'], 'number or price', 'numbers and prices')}, "
+            f"{counted(kinds['product'], 'product name')}, {counted(kinds['term'], 'domain term')} "
+            f"over {len(per_minute)} min); "
             f"{FULL_MARKS_FACTS_PER_MIN:g} a minute scores full marks")
     return QualityPart("density", round(value, 4), weight, text,
                        {"facts_per_minute": round(fpm, 3), "minutes": len(per_minute), "by_kind": dict(kinds)})
@@ -293,7 +298,7 @@ def clarity(lines: Sequence[SpokenLine], weight: float = WEIGHTS["clarity"]) -> 
             "fillers": _linear(per_100, 0.0, FILLERS_FOR_ZERO), "repetition": _linear(rep, 0.0, REPEATS_FOR_ZERO)}
     value = sum(subs.values()) / len(subs)
     top = ", ".join(f"'{w}' ×{c}" for w, c in fillers.most_common(3))
-    text = (f"Sentences average {mean_len:.0f} words; {per_100:.1f} fillers per 100 words"
+    text = (f"Sentences average {counted(mean_len, 'word')}; {per_100:.1f} fillers per 100 words"
             f"{f' ({top})' if top else ''}; {_share(rep)} of lines repeated a recent one")
     return QualityPart("clarity", round(value, 4), weight, text,
                        {"mean_sentence_words": round(mean_len, 2), "fillers_per_100_words": round(per_100, 3),
@@ -310,7 +315,7 @@ def answer_rate(questions: Sequence[Mapping[str, Any]], weight: float = WEIGHTS[
     if not answered + abstained:
         return QualityPart("answer_rate", None, weight, "Not computed: no viewer question was handled this session")
     value = answered / (answered + abstained)
-    text = (f"Answered {answered} of {answered + abstained} viewer questions ({_share(value)})"
+    text = (f"Answered {answered} of {counted(answered + abstained, 'viewer question')} ({_share(value)})"
             + (f"; {abstained} passed to you" if abstained else ""))
     return QualityPart("answer_rate", round(value, 4), weight, text,
                        {"answered": answered, "abstained": abstained, "merged": status["merged"]})
@@ -379,7 +384,7 @@ def unanswered_part(questions: Sequence[Mapping[str, Any]], groups: Sequence[Una
         text = "No topic was asked about twice and left unanswered"
     else:
         listed = ", ".join(f"'{' '.join(g.terms[:2])}' ({g.questions}×)" for g in groups[:3])
-        text = (f"{len(groups)} topic{'s' if len(groups) > 1 else ''} asked about repeatedly without an answer: "
+        text = (f"{counted(len(groups), 'topic')} asked about repeatedly without an answer: "
                 f"{listed}")
     return QualityPart("unanswered", round(value, 4), weight, text,
                        {"questions_in_topics": in_groups, "handled": handled})

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from brain.insights.sessions import SessionData, StreamSession, find_room_sessions, load_session, pick_session
+from brain.text.plural import counted
 from brain.text.similarity import OverlapGroups
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -156,7 +157,8 @@ def build_report(store: "Store", room: str, session: str | int | None = None, *,
         report.notes.append("no transcript or host chat in this session: the host profile, clarity and "
                             "information density need the host's words (send captions or a transcript feed)")
     if data.viewer_count <= 1:
-        report.notes.append(f"{data.viewer_count} viewer chatted: audience figures describe one person at most")
+        report.notes.append(f"{counted(data.viewer_count, 'viewer')} chatted: audience figures describe one person "
+                            "at most")
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     return report
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from brain.insights import report_plots
+from brain.text.plural import counted, plural
 
 if TYPE_CHECKING:  # pragma: no cover
     from brain.insights.report import StreamReport
@@ -66,15 +67,11 @@ def _charts(report: "StreamReport") -> dict[str, str | None]:
     return charts
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def summary_lines(report: "StreamReport") -> list[str]:
     """The report in a few chat lines (``/report`` posts these with the file)."""
     f = report.figures
-    lines = [f"Stream {report.session.describe()}: {_count(f['viewer_messages'], 'message')} from "
-             f"{_count(f['viewers'], 'viewer')}, {_count(f['questions'], 'question')} ({f['answered']} answered, "
+    lines = [f"Stream {report.session.describe()}: {counted(f['viewer_messages'], 'message')} from "
+             f"{counted(f['viewers'], 'viewer')}, {counted(f['questions'], 'question')} ({f['answered']} answered, "
              f"{f['abstained']} passed to you)."]
     if report.quality is not None and report.quality.score is not None:
         weakest = min((p for p in report.quality.parts if p.value is not None), key=lambda p: p.value,
@@ -88,7 +85,7 @@ def summary_lines(report: "StreamReport") -> list[str]:
         lines.append(f"Most discussed product: {top.name} (named {top.mentioned}×, pinned {top.pinned}×, "
                      f"asked {top.asked}×)")
     if report.newcomers:
-        lines.append(f"{len(report.newcomers)} newcomers, e.g. {', '.join(report.newcomers[:3])}")
+        lines.append(f"{counted(len(report.newcomers), 'newcomer')}, e.g. {', '.join(report.newcomers[:3])}")
     return lines
 
 
@@ -101,6 +98,10 @@ def render_report(report: "StreamReport", *, tz: str = "UTC") -> str:
     env.filters["when"] = lambda ts: _when(ts, tz)
     env.filters["num"] = _num
     env.filters["pct"] = lambda x: "—" if x is None else f"{100 * x:.0f}%"
+    # Counts in the page read as in chat: {{ n | counted("person", "people") }} is "1 person", "3 people";
+    # {{ n | plural("minute") }} is the word alone, for a number shown apart (rounded as num(0) shows it).
+    env.filters["counted"] = counted
+    env.filters["plural"] = lambda n, one, many=None: plural(round(n), one, many)
     charts = _charts(report)
     return env.get_template("report.html").render(r=report, charts=charts, tz=tz, summary=summary_lines(report))
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
+from brain.text.plural import counted
 from brain.traffic.live_sessions import find_sessions
 from brain.traffic.series import activity_series
 
@@ -155,8 +156,7 @@ def pick_session(sessions: Sequence[StreamSession], spec: str | int | None = Non
     for s in sessions:
         if s.id == wanted:
             return s
-    raise ValueError(f"no session {wanted}: this room has {len(sessions)} session"
-                     f"{'s' if len(sessions) != 1 else ''} ({known})")
+    raise ValueError(f"no session {wanted}: this room has {counted(len(sessions), 'session')} ({known})")
 
 
 # ---- the data of one session ----------------------------------------------------------------------

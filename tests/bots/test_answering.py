@@ -112,6 +112,7 @@ async def test_ask_command_and_unanswered_report(room):
     assert "is for the host only" in await room.say("/unanswered")
     await room.as_user("mia", "host")
     out = await room.say("/unanswered")
+    assert "Unanswered questions (2 groups):" in out.splitlines()[0]
     assert out.splitlines()[1].strip().startswith("2× do you ship to the moon?")
     assert "(viewer1, ana)" in out and "1× what colour is the host's cat?" in out
 
@@ -124,6 +125,7 @@ async def test_unanswered_and_report_wait_for_the_questions_asked_just_before_th
     await room.as_user("mia", "host")
     out = await room.say("/unanswered")
     assert "1× who won the football match yesterday?" in out and "still being answered" not in out
+    assert "Unanswered questions (1 group):" in out
     await room.as_user("tom")
     await room.say("what colour is the host's cat?")
     await room.as_user("mia", "host")

@@ -186,8 +186,8 @@ def test_privacy_export_prints_or_writes_everything_about_a_viewer(logged: Store
     assert [q["event_id"] for q in data["questions"]] == ["e1", "e3", "e5"] and len(data["events"]) == 1
     out = tmp_path / "alice.json"
     written = invoke(data_dir, "privacy", "export", "--viewer", "console:alice", "--out", str(out), config=config)
-    assert written.output.strip() == (f"wrote {out}: 1 events, 3 questions, 0 reviews, 0 flagged_viewers, 0 pins, "
-                                      "1 moderation_actions")  # the first export, recorded
+    assert written.output.strip() == (f"wrote {out}: 1 event, 3 questions, 0 reviews, 0 flagged_viewers, 0 pins, "
+                                      "1 moderation_action")  # the first export, recorded
     assert json.loads(out.read_text(encoding="utf-8"))["user_key"] == "console:alice"
     with logged.engine.connect() as conn:
         actions = conn.execute(sa.select(moderation_actions.c.action, moderation_actions.c.target_user,
@@ -210,7 +210,7 @@ def test_privacy_delete_asks_first(logged: Store, data_dir: Path, config: Path):
 def test_privacy_delete_with_yes_and_an_unknown_viewer(logged: Store, data_dir: Path, config: Path):
     insert(logged, moderation_actions, action_row("flag", "console:carol"))
     result = invoke(data_dir, "privacy", "delete", "--viewer", "console:carol", "--yes", config=config)
-    assert result.output == "deleted console:carol: 0 events, 1 questions, 1 reviews, 0 flagged_viewers, 0 pins\n"
+    assert result.output == "deleted console:carol: 0 events, 1 question, 1 review, 0 flagged_viewers, 0 pins\n"
     assert (count(logged, reviews), count(logged, moderation_actions)) == (0, 2)  # the flag stays, the deletion added
     result = invoke(data_dir, "privacy", "delete", "--viewer", "console:zed", "--yes", config=config)
     assert result.exit_code == 0 and result.output == "nothing is stored about console:zed; nothing deleted\n"
@@ -232,7 +232,7 @@ def test_retention_apply_deletes_what_the_config_no_longer_keeps(store: Store, d
     cfg = tmp_path / "keep.yaml"
     cfg.write_text("answers:\n  enabled: false\nretention:\n  events_days: 30\n  questions_days: 10\n")
     dry = invoke(data_dir, "retention", "apply", "--dry-run", config=cfg)
-    assert dry.output.splitlines() == ["events: would delete 1 rows older than 30 days",
+    assert dry.output.splitlines() == ["events: would delete 1 row older than 30 days",
                                        "questions: would delete 2 rows older than 10 days"]
     assert (count(store, events), count(store, questions)) == (3, 3)
     done = invoke(data_dir, "retention", "apply", "--json", config=cfg)

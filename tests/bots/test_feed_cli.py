@@ -85,8 +85,8 @@ def test_human_output_lists_bad_cues_on_stderr(tmp_path):
     result = invoke("feed", "captions", str(captions), "--room", "demo", "--speed", "1000",
                     data_dir=tmp_path / "d")
     assert result.exit_code == 0, result.output
-    assert "fed 1 cues (vtt, utf-8 (BOM)) into captions:demo" in result.stdout
-    assert "1 bad cues" in result.stdout
+    assert "fed 1 cue (vtt, utf-8 (BOM)) into captions:demo" in result.stdout
+    assert "1 bad cue;" in result.stdout
     assert "line 6: ends before it starts (00:00:03.000 --> 00:00:02.000)" in result.stderr
 
 

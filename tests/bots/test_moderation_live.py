@@ -66,6 +66,7 @@ async def test_a_money_answer_waits_and_an_edit_becomes_the_curated_answer(make_
     await room.as_user("mo", "mod")
     listing = await room.say("/review")
     assert f"#{item.id} [money" in listing and "how much is the course?" in listing
+    assert "1 answer waiting (mode: " in listing  # not "1 answer(s)"
     out = await room.say(f"/edit {item.id} The course is 349 USD with lifetime access; 30-day refund.")
     assert "edited and posted" in out and "curated answer #1" in out
     assert "[liveroom] The course is 349 USD with lifetime access; 30-day refund." in out

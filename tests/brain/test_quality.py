@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from brain.insights.quality import WEIGHTS, content_quality, unanswered_topics
+from brain.insights.quality import WEIGHTS, answer_rate, content_quality, unanswered_part, unanswered_topics
 from brain.products.matching import ProductDoc
 from brain.store.event_store import Store
 
@@ -184,6 +184,14 @@ def test_no_transcript_no_questions_nothing_to_score(script):
         report.part("tone")
 
 
+def test_one_question_and_one_topic_read_in_the_singular():
+    """A small stream's explanations: "1 viewer question", "1 topic", never "1 viewer questions"."""
+    questions = [{"text": "how long is the warranty?", "status": "abstained", "user_key": "a"},
+                 {"text": "is the warranty international?", "status": "abstained", "user_key": "b"}]
+    assert answer_rate(questions[:1]).explanation == "Answered 0 of 1 viewer question (0%); 1 passed to you"
+    assert unanswered_part(questions, unanswered_topics(questions)).explanation == (
+        "1 topic asked about repeatedly without an answer: 'warranty' (2×)")
+
 def test_pins_without_transcript_and_unknown_pins(script):
     script.live(0, "start")
     script.pin(10, CATALOG[0])
@@ -193,4 +201,4 @@ def test_pins_without_transcript_and_unknown_pins(script):
     script.live(60, "end")
     part = content_quality(script.session(), products=CATALOG).part("coverage")
     assert part.value is None
-    assert part.explanation == "Not computed: 1 product(s) pinned but no transcript to check what was said"
+    assert part.explanation == "Not computed: 1 product pinned but no transcript to check what was said"

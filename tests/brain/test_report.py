@@ -93,6 +93,20 @@ def test_a_stream_with_no_transcript_no_questions_and_one_viewer_still_renders(r
     assert "What could not be computed" in html and "the host profile needs the host's words" in html
 
 
+def test_a_stream_of_one_question_from_one_newcomer_counts_in_the_singular(room):
+    """A new host's first stream: one viewer, one message, one question; no "1 newcomers", no "1 sessions"."""
+    room.say(0, "Welcome, this is the first stream.")
+    room.question(1, "does the mug come in blue?", "abstained", "ann", in_chat=True)
+    report = build(room)
+    lines = summary_lines(report)
+    assert "1 message from 1 viewer, 1 question (0 answered, 1 passed to you)." in lines[0], lines
+    assert lines[-1] == "1 newcomer, e.g. ann"
+    html = render_report(report)
+    assert "1 session recorded" in html
+    assert "<span>viewer who chatted</span>" in html and "<span>viewer message</span>" in html
+    assert "<b>1</b><span>question</span>" in html
+    assert re.search(r"<p>1 person, 0 ties, \d+ communit(y|ies) ", html)
+
 def test_viewer_text_is_escaped(room):
     room.question(1, "<script>alert(1)</script> price?", "abstained", "eve", in_chat=True)
     room.chat(2, "<img src=x onerror=alert(2)>", "eve")
