@@ -31,6 +31,7 @@ from bots.runtime.metrics import Metrics
 from bots.runtime.registry import CommandRegistry
 from bots.runtime.router import Router
 from brain.store.event_store import Store
+from brain.text.plural import plural
 
 if TYPE_CHECKING:  # pragma: no cover
     from bots.dashboard import DashboardServer
@@ -299,8 +300,8 @@ class Runtime:
             else:
                 closed = ", ".join(a.name for t, a in by_task.items() if t in rooms)
                 serving = sorted(by_task[t].name if t in by_task else t.get_name() for t in pending)
-                log.warning("%s: the room is closed (its input ended); the %s keep%s serving until Ctrl-C or SIGTERM",
-                            closed, " and the ".join(serving), "s" if len(serving) == 1 else "")
+                log.warning("%s: the room is closed (its input ended); the %s %s serving until Ctrl-C or SIGTERM",
+                            closed, " and the ".join(serving), plural(len(serving), "keeps", "keep"))
 
     async def _retention_loop(self) -> None:
         """Apply ``retention`` now and every ``interval_hours`` (off the loop; a failure waits for the next)."""
