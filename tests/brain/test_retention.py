@@ -128,7 +128,7 @@ def test_bad_retention_config_names_the_key_and_line():
     [p] = problems("retention:\n  events_days: 0\n")
     assert p.startswith("cfg.yaml:2: retention.events_days: Input should be greater than or equal to 1")
     [p] = problems("bot:\n  name: x\nretention:\n  questions_days: forever\n")
-    assert p.startswith("cfg.yaml:4: retention.questions_days: Input should be a valid integer") and "'forever'" in p
+    assert p.startswith("cfg.yaml:4: retention.questions_days: Input should be a valid integer") and "forever" not in p
     [p] = problems("retention:\n  interval_hours: 0\n")
     assert p.startswith("cfg.yaml:2: retention.interval_hours: Input should be greater than 0")
     [p] = problems("retention:\n  event_days: 30\n")
