@@ -80,7 +80,7 @@ class DashboardSettings(BaseModel):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+                raise ValueError("each entry must be an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)") from None
         return value
 
     @model_validator(mode="after")

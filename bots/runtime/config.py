@@ -174,7 +174,7 @@ class LimitsSection(_Section):
 def _qualified(value: str) -> str:
     platform, sep, ident = value.partition(":")
     if not sep or not platform or not ident:
-        raise ValueError(f"{value!r} must be 'platform:user_id', e.g. 'telegram:12345'")
+        raise ValueError("must be 'platform:user_id', e.g. 'telegram:12345'")
     return value
 
 
@@ -292,7 +292,7 @@ def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Asia/Shanghai' or 'UTC'") from None
+        raise ValueError("unknown time zone: use an IANA name such as 'Asia/Shanghai' or 'UTC'") from None
     return value
 
 

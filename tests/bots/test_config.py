@@ -108,9 +108,9 @@ def test_feed_is_off_by_default_and_reads_its_token_from_the_environment():
 
 def test_time_zones_and_identity_maps_are_checked_at_start_up():
     [p] = problems("schedule:\n  timezone: Mars/Olympus\n")
-    assert p.startswith("cfg.yaml:2: schedule.timezone:") and "unknown time zone 'Mars/Olympus'" in p
+    assert p.startswith("cfg.yaml:2: schedule.timezone:") and "unknown time zone" in p and "Mars" not in p
     [p] = problems("schedule:\n  room_timezones:\n    telegram:-100: Asia/Shanghai\n    console:x: Nowhere\n")
-    assert "console:x" in p and "Nowhere" in p
+    assert p.startswith("cfg.yaml:4: schedule.room_timezones.console:x: unknown time zone") and "Nowhere" not in p
     [p] = problems("audience:\n  identities:\n    telegram:1: discord:2\n    discord:2: console:3\n")
     assert "audience" in p and "itself an alias" in p
     [p] = problems("audience:\n  identities:\n    alice: discord:2\n")

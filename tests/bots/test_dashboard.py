@@ -625,7 +625,7 @@ async def test_a_named_proxy_is_believed(bot, caplog):
         codes = await _forged_logins(plain, ("127.0.0.1",))
     assert set(codes) == {401}  # each forwarded address is its own client behind the trusted proxy
     assert "failed login from 203.0.113.6" in caplog.text
-    with pytest.raises(ValidationError, match="not an IP address"):
+    with pytest.raises(ValidationError, match="must be an IP address or network"):
         settings(trusted_proxies=("proxy.example",))
 
 
