@@ -10,7 +10,7 @@ Usage: HF_HUB_OFFLINE=1 python bench/audience.py [DATA_DIR] [--quick] [--json]
    of 5 runs: with ``is_question`` given (the runtime's answerer has already
    run the detector on every line) and without (the graph runs
    ``detect_question`` itself).
-2. **The room's analytics**: ``snapshot``, ``analyse`` (γ = 1 above 5,000 ties),
+2. **The room's analytics**: ``snapshot``, ``analyse`` (γ scanned up to a size bound),
    ``best_seeds(k=5, runs=200)`` and networkx Louvain on the same snapshot for scale.
 3. **100,000 viewers / 500,000 ties.** A planted-partition graph with power-law
    community sizes (5-3,000) and power-law activity (Pareto 1.5, capped),
@@ -23,8 +23,17 @@ Usage: HF_HUB_OFFLINE=1 python bench/audience.py [DATA_DIR] [--quick] [--json]
 4. **Community quality** on the shared ground-truth sets (when DATA_DIR has
    them): our default vs Leiden at γ = 1 vs networkx Louvain, NMI/ARI/modularity,
    medians over seeds 0-9.
+5. **The resolution choice above 5,000 ties** (issue 18), on generated graphs
+   of about 1,000 people and 13,000-17,000 ties that nothing was tuned on:
+   LFR benchmark graphs (networkx, mixing 0.3-0.6), planted groups with
+   e-mail-like department sizes (42 groups, 121 down to 1) and planted groups
+   with Pareto sizes (one crowd of 540-713 people beside small groups). NMI
+   of networkx Louvain (γ = 1, seed 0), of the detection before the scan
+   reached these sizes (one Leiden run at γ = 1: ``scan_max_size=0``) and
+   of the default, the chosen γ, and the default's seconds (median of 3);
+   then Louvain's and the default's median NMI over seeds 0-4.
 
-Prints Markdown tables and one JSON line.
+``--communities`` runs parts 4 and 5 only. Prints Markdown tables and one JSON line.
 """
 
 from __future__ import annotations
@@ -47,11 +56,19 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench._common import machine_line, table  # noqa: E402
+from brain.audience.communities import (  # noqa: E402
+    analyse,
+    ari,
+    detect_communities,
+    evaluate_communities,
+    modularity,
+    nmi,
+    read_edges,
+    read_labels,
+)
 from brain.audience.graph import AudienceGraph  # noqa: E402
-from brain.audience.communities import analyse, detect_communities, evaluate_communities, nmi, ari, modularity  # noqa: E402
-from brain.audience.communities import read_edges, read_labels  # noqa: E402
-from brain.text.questions import detect_question  # noqa: E402
 from brain.audience.reach import best_seeds, estimate_reach  # noqa: E402
+from brain.text.questions import detect_question  # noqa: E402
 
 SETS = ("comm-karate", "comm-football", "comm-dolphins")
 FIRST = ("Alice", "Bob", "Mary", "John", "Li", "Wei", "Ana", "Sam", "Kim", "Raj", "Yuki", "Omar")
@@ -136,11 +153,15 @@ def time_updates(events: list[dict], runs: int, detect: bool) -> tuple[float, Au
 
 # ---- 3. the big graph ----------------------------------------------------------------
 
-def planted(n: int = 100_000, m: int = 500_000, mix: float = 0.2, seed: int = 0):
-    """Edges (m × 2), the planted community of every node, and the generator."""
+def planted(n: int = 100_000, m: int = 500_000, mix: float = 0.2, seed: int = 0, sizes: np.ndarray | None = None):
+    """Edges (m × 2), the planted community of every node, and the generator.
+
+    Community sizes are Pareto draws (5-3,000) unless ``sizes`` gives them (summing to n).
+    """
     rng = np.random.default_rng(seed)
-    sizes = np.clip((rng.pareto(1.5, n) + 1) * 15, 5, 3000).astype(np.int64)
-    sizes = sizes[: np.searchsorted(np.cumsum(sizes), n) + 1]
+    if sizes is None:
+        sizes = np.clip((rng.pareto(1.5, n) + 1) * 15, 5, 3000).astype(np.int64)
+        sizes = sizes[: np.searchsorted(np.cumsum(sizes), n) + 1]
     comm = np.repeat(np.arange(len(sizes)), sizes)[:n]
     rng.shuffle(comm)
     propensity = np.minimum(rng.pareto(1.5, n) + 1, 200.0)
@@ -246,12 +267,100 @@ def quality(data: Path, seeds: range = range(10)) -> list[dict]:
     return rows
 
 
+# ---- 5. the resolution choice above 5,000 ties ---------------------------------------
+
+#: E-mail-like department sizes: 42 groups, 121 people down to 1 (1,005 in all).
+DEPARTMENTS = np.array([121, 98, 87, 78, 69, 61, 55, 49, 43, 39, 34, 31, 27, 24, 22, 19, 17, 15, 14, 12, 11,
+                        10, 8, 8, 7, 6, 5, 5, 4, 4, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1])
+
+
+def lfr(mu: float, first_seed: int) -> tuple[str, nx.Graph, list]:
+    """An LFR graph (1,000 nodes, degree 25, communities 12-120) from the first seed networkx can build."""
+    for seed in range(first_seed, first_seed + 50):
+        try:
+            g = nx.LFR_benchmark_graph(1000, 2.5, 1.3, mu, average_degree=25, max_degree=100, min_community=12,
+                                       max_community=120, seed=seed, max_iters=200)
+        except nx.ExceededMaxIterations:
+            continue
+        g.remove_edges_from(nx.selfloop_edges(g))
+        return f"LFR μ={mu} (seed {seed})", g, [min(g.nodes[v]["community"]) for v in g]
+    raise RuntimeError(f"no LFR graph for mu={mu} from seed {first_seed}")
+
+
+def planted_set(name: str, mix: float, seed: int, sizes: np.ndarray | None) -> tuple[str, nx.Graph, list]:
+    edges, comm, _ = planted(1005, 16_000, mix=mix, seed=seed, sizes=sizes)
+    g = nx.Graph()
+    g.add_nodes_from(range(1005))
+    g.add_edges_from(edges.tolist())
+    return f"{name} mix={mix} (seed {seed})", g, comm.tolist()
+
+
+def held_out(quick: bool, seeds: range = range(5)) -> list[dict]:
+    sets = [lfr(mu, s) for mu in (0.3, 0.4, 0.5, 0.6) for s in ((0,) if quick else (0, 40))]
+    sets += [planted_set("departments", mix, 0, DEPARTMENTS) for mix in (0.3, 0.5, 0.7)]
+    sets += [planted_set("crowd", mix, seed, None) for mix in (0.3, 0.5) for seed in ((0,) if quick else (0, 1))]
+    rows = []
+    for name, g, truth in sets:
+        parts = nx.community.louvain_communities(g, seed=0)
+        found = {v: i for i, c in enumerate(parts) for v in c}
+        before = detect_communities(g, scan_max_size=0)
+        times, after = [], None
+        for _ in range(1 if quick else 3):
+            after = detect_communities(g)
+            times.append(after.seconds)
+        louvains, afters = [], []   # one graph is one draw: the seeds show the spread
+        for seed in seeds:
+            parts = nx.community.louvain_communities(g, seed=seed)
+            other = {v: i for i, c in enumerate(parts) for v in c}
+            louvains.append(nmi(truth, [other[v] for v in g]))
+            afters.append(nmi(truth, detect_communities(g, seed=seed).labels(g)))
+        rows.append({"set": name, "nodes": g.number_of_nodes(), "ties": g.number_of_edges(),
+                     "louvain": nmi(truth, [found[v] for v in g]), "before": nmi(truth, before.labels(g)),
+                     "after": nmi(truth, after.labels(g)), "resolution": after.resolution,
+                     "communities": len(after.communities), "truth": len(set(truth)),
+                     "seconds": statistics.median(times), "louvain_median": statistics.median(louvains),
+                     "after_median": statistics.median(afters)})
+        print(f"# held-out {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
+def print_communities(out: dict) -> None:
+    if out.get("quality"):
+        print("\n## Communities vs ground truth (median over seeds; NMI / ARI / modularity / communities)\n")
+        rows = []
+        for q in out["quality"]:
+            for method in ("default", "leiden γ=1", "louvain"):
+                nmi_, ari_, mod, k = q[method]
+                rows.append([q["set"], method, f"{nmi_:.3f}", f"{ari_:.3f}", f"{mod:.3f}", f"{k:g}"])
+        print(table(["set", "method", "NMI", "ARI", "modularity", "communities"], rows))
+    if out.get("held_out"):
+        print("\n## The resolution choice above 5,000 ties (NMI against the planted groups, seed 0)\n")
+        print(table(["set", "nodes", "ties", "Louvain", "before", "after", "γ", "communities (planted)", "s",
+                     "Louvain / after, median of seeds"],
+                    [[r["set"], r["nodes"], f"{r['ties']:,}", f"{r['louvain']:.3f}", f"{r['before']:.3f}",
+                      f"{r['after']:.3f}", f"{r['resolution']:.3g}", f"{r['communities']} ({r['truth']})",
+                      f"{r['seconds']:.2f}", f"{r['louvain_median']:.3f} / {r['after_median']:.3f}"]
+                     for r in out["held_out"]]))
+        for key in ("", "_median"):
+            gains = [r["after" + key] - r["louvain" + key] for r in out["held_out"]]
+            print(f"\nafter − Louvain{', medians of seeds' if key else ', seed 0'}: median "
+                  f"{statistics.median(gains):+.3f}, worst {min(gains):+.3f}, "
+                  f"not below Louvain on {sum(g >= 0 for g in gains)} of {len(gains)}")
+
+
 def main(argv: list[str]) -> int:
     args = [a for a in argv if not a.startswith("--")]
     quick = "--quick" in argv
     data = Path(args[0] if args else os.environ.get("LIVEROOM_DATA", "/work/shared/data"))
     out: dict = {"machine": machine_line()}
     print(f"# {out['machine']}", file=sys.stderr)
+    if "--communities" in argv:
+        out["quality"] = quality(data, range(3) if quick else range(10))
+        out["held_out"] = held_out(quick, range(2) if quick else range(5))
+        print_communities(out)
+        print()
+        print(json.dumps(out, ensure_ascii=False, default=str))
+        return 0
 
     # 1. live updates
     events = chat_events(20_000 if quick else 100_000)
@@ -318,7 +427,7 @@ def main(argv: list[str]) -> int:
     reach = estimate_reach(big, top, runs=50)
     reach_s = time.perf_counter() - t
     t = time.perf_counter()
-    big_seeds = best_seeds(big, 5, runs=50)
+    best_seeds(big, 5, runs=50)
     big_seeds_s = time.perf_counter() - t
     out["big"] = {"nodes": big.number_of_nodes(), "edges": big.number_of_edges(), "load_s": round(load_s, 1),
                   "live_graph_mb": round(live_mb, 1), "bytes_per_edge": int(live_mb * 2**20 / max(m, 1)),
@@ -332,8 +441,9 @@ def main(argv: list[str]) -> int:
                   "peak_rss_mb": round(peak_rss_mb(), 0)}
     print(f"# big {out['big']}", file=sys.stderr, flush=True)
 
-    # 4. community quality
+    # 4. community quality; 5. the resolution choice above 5,000 ties
     out["quality"] = quality(data, range(3) if quick else range(10))
+    out["held_out"] = held_out(quick, range(2) if quick else range(5))
 
     u, r, b = out["update"], out["room"], out["big"]
     print("\n## Audience graph: live updates and analytics\n")
@@ -357,14 +467,7 @@ def main(argv: list[str]) -> int:
         ["  best_seeds k=5, 50 runs, s", b["best_seeds_k5_runs50_s"]],
         ["peak RSS of the benchmark process, MB", b["peak_rss_mb"]],
     ]))
-    if out["quality"]:
-        print("\n## Communities vs ground truth (median over seeds; NMI / ARI / modularity / communities)\n")
-        rows = []
-        for q in out["quality"]:
-            for method in ("default", "leiden γ=1", "louvain"):
-                nmi_, ari_, mod, k = q[method]
-                rows.append([q["set"], method, f"{nmi_:.3f}", f"{ari_:.3f}", f"{mod:.3f}", f"{k:g}"])
-        print(table(["set", "method", "NMI", "ARI", "modularity", "communities"], rows))
+    print_communities(out)
     print()
     print(json.dumps(out, ensure_ascii=False, default=str))
     return 0

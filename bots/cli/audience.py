@@ -97,8 +97,8 @@ def eval_communities(directory: Path, as_json: bool) -> None:
 
     DIRECTORY holds edges.tsv (two node ids per line, optional weight) and
     labels.tsv (node id, community label). Prints nmi, ari, modularity,
-    communities, nodes, edges and seconds. Exit code 2 if DIRECTORY is not such
-    a set.
+    communities, resolution (the γ the bot chose), nodes, edges and seconds.
+    Exit code 2 if DIRECTORY is not such a set.
     """
     from brain.audience.communities import evaluate_communities
     missing = [n for n in ("edges.tsv", "labels.tsv") if not (directory / n).is_file()]

@@ -12,22 +12,10 @@ granularity whatever the data: on the shared ground-truth sets it splits the
 two karate factions and the two dolphin groups into four or five
 communities (NMI 0.59 and 0.52) while football's twelve conferences want γ > 1.
 No fixed γ meets both the karate and the football targets (see
-docs/audience.md). So by default (``resolution="auto"``) γ is chosen by minimum
-description length: for each γ of a geometric grid (0.25 … 8, steps of √2) the
-best of ``runs`` Leiden partitions is scored by
-
-    DL = −log L(graph | planted-partition degree-corrected SBM, ML fit) + n·ln K
-
-(Newman 2016 shows modularity at γ is that model's likelihood at the right γ;
-n·ln K is the cost of writing down every node's label), and the partition with
-the smallest DL wins. No ground truth enters the choice. Weights are rescaled
-to mean 1 first, so decayed (small) weights do not make the label cost
-dominate. Scanning costs ``len(grid) × runs`` Leiden runs; above
-``scan_max_edges`` (5,000) edges one run at γ = 1 is done instead. The bound
-was 50,000 until a replayed 2,873-person room with 40,323 random ties took
-5.6 s to scan and came out in 248 small groups (γ = 1: 31 groups, 0.06 s):
-where chat ties are dense and noisy the scan's gain does not pay for itself,
-and `/audience` must answer in well under a second. Pass a number to fix γ.
+docs/audience.md). So by default (``resolution="auto"``) γ is chosen per graph
+by minimum description length, with a scan whose cost is bounded by the
+graph's size: `brain.audience.resolution` has the criterion and the tiers.
+Pass a number to fix γ.
 
 Isolated nodes (no edge with positive weight, self-loops dropped) belong to no
 community: membership -1 and `CommunityResult.unassigned`. A viewer who talked
@@ -58,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from brain.audience.graph import count_key
+from brain.audience.resolution import RESOLUTION_GRID, SCAN_MAX_SIZE, THOROUGH_MAX_EDGES, choose, plan
 
 __all__ = [
     "RESOLUTION_GRID",
@@ -80,9 +69,6 @@ __all__ = [
     "pagerank",
     "analyse",
 ]
-
-#: Resolutions the automatic choice tries: 0.25 … 8 in steps of √2 (γ = 1 included).
-RESOLUTION_GRID: tuple[float, ...] = tuple(2.0 ** (i / 2) for i in range(-4, 7))
 
 _RNG_LOCK = threading.Lock()
 
@@ -198,76 +184,25 @@ class _Seeded:
         _RNG_LOCK.release()
 
 
-def _description_length(conv: ConvertedGraph, weights: np.ndarray, strength: np.ndarray,
-                        membership: np.ndarray, active: np.ndarray) -> float:
-    """−log L of the ML planted-partition DC-SBM (constant terms dropped) + n·ln K over active nodes."""
-    m = float(weights.sum())
-    inside = membership[conv.src] == membership[conv.dst]
-    m_in = float(weights[inside].sum())
-    m_out = m - m_in
-    kappa = np.bincount(membership[active], weights=strength[active])
-    s = float((kappa ** 2).sum())
-    loglik = 0.0
-    if m_in > 0 and s > 0:
-        w_in = 4 * m * m_in / s
-        loglik += m_in * math.log(w_in) - w_in * s / (4 * m)
-    if m_out > 0 and 4 * m * m - s > 0:
-        w_out = 4 * m * m_out / (4 * m * m - s)
-        loglik += m_out * math.log(w_out) - w_out * (4 * m * m - s) / (4 * m)
-    k = int(np.unique(membership[active]).size)
-    return -loglik + int(active.sum()) * math.log(max(k, 1))
-
-
-def _leiden(conv: ConvertedGraph, weights: list[float], resolution: float, runs: int,
-            iterations: int) -> tuple[np.ndarray, float]:
-    """The best (highest quality) of ``runs`` Leiden partitions at ``resolution`` (inside `_Seeded`)."""
-    best: tuple[float, list[int]] | None = None
-    for _ in range(runs):
-        clustering = conv.graph.community_leiden(objective_function="modularity", weights=weights,
-                                                 resolution=resolution, n_iterations=iterations)
-        quality = clustering.quality if math.isfinite(clustering.quality) else -math.inf
-        if best is None or quality > best[0]:
-            best = (quality, clustering.membership)
-    assert best is not None
-    return np.asarray(best[1], dtype=np.int64), best[0]
-
-
 def _partition(conv: ConvertedGraph, *, seed: int, resolution: float | Literal["auto"], runs: int,
-               iterations: int, scan_max_edges: int,
+               iterations: int, thorough_max_edges: int, scan_max_size: int,
                grid: Sequence[float]) -> tuple[np.ndarray, float, float | None]:
     """Membership per igraph id (-1 for isolated nodes), the γ used, and its description length."""
     n = conv.graph.vcount()
-    membership = np.full(n, -1, dtype=np.int64)
+    active = np.bincount(np.concatenate([conv.src, conv.dst]), minlength=n) > 0
+    how = plan(resolution, people=int(active.sum()), ties=len(conv.src), runs=runs, iterations=iterations,
+               grid=grid, thorough_max_edges=thorough_max_edges, scan_max_size=scan_max_size)
     if len(conv.src) == 0:
-        return membership, 1.0 if resolution == "auto" else float(resolution), None
-    weights = conv.weights / conv.weights.mean()
-    strength = np.bincount(conv.src, weights=weights, minlength=n) + np.bincount(conv.dst, weights=weights, minlength=n)
-    active = strength > 0
-    wlist = weights.tolist()
-    if resolution == "auto":
-        if len(conv.src) > scan_max_edges:
-            grid, runs, iterations = (1.0,), 1, 2
-    elif isinstance(resolution, (int, float)) and resolution > 0 and math.isfinite(resolution):
-        grid = (float(resolution),)
-    else:
-        raise ValueError(f"resolution must be 'auto' or a positive number, not {resolution!r}")
-    best: tuple[float, np.ndarray, float] | None = None
+        return np.full(n, -1, dtype=np.int64), how.grid[0] if len(how.grid) == 1 else 1.0, None
     with _Seeded(seed):
-        for gamma in grid:
-            found, _quality = _leiden(conv, wlist, gamma, runs, iterations)
-            dl = _description_length(conv, weights, strength, found, active)
-            if best is None or dl < best[0]:
-                best = (dl, found, gamma)
-    assert best is not None
-    dl, found, gamma = best
+        choice = choose(conv.graph, conv.src, conv.dst, conv.weights, how)
     # Relabel: isolated nodes -1, communities 0.. by decreasing size (ties: first node).
-    found = np.where(active, found, -1)
+    found = np.where(active, choice.membership, -1)
     labels, first, counts = np.unique(found[active], return_index=True, return_counts=True)
     order = np.lexsort((first, -counts))
     remap = np.full(int(found.max()) + 2, -1, dtype=np.int64)
     remap[labels[order] + 1] = np.arange(len(order))
-    membership = remap[found + 1]
-    return membership, gamma, dl if len(grid) > 1 else None
+    return remap[found + 1], choice.resolution, choice.description_length
 
 
 def _result(conv: ConvertedGraph, membership: np.ndarray, gamma: float, dl: float | None,
@@ -285,19 +220,19 @@ def _result(conv: ConvertedGraph, membership: np.ndarray, gamma: float, dl: floa
 
 def detect_communities(graph: nx.Graph, *, seed: int = 0, resolution: float | Literal["auto"] = "auto",
                        runs: int = 2, iterations: int = -1, weight: str | None = "weight",
-                       scan_max_edges: int = 5_000,
+                       thorough_max_edges: int = THOROUGH_MAX_EDGES, scan_max_size: int = SCAN_MAX_SIZE,
                        grid: Sequence[float] = RESOLUTION_GRID) -> CommunityResult:
-    """Leiden communities of ``graph`` (see the module docstring for the resolution choice).
+    """Leiden communities of ``graph`` (`brain.audience.resolution` chooses γ unless it is given).
 
-    ``runs`` Leiden runs per resolution keep the best quality; ``iterations``
-    is Leiden's (-1: until stable). Deterministic for a given ``seed`` and node order.
+    ``runs`` Leiden runs per resolution keep the best quality where the graph is
+    small or γ fixed; ``iterations`` is Leiden's (-1: until stable) for the
+    final partition. Deterministic for a given ``seed`` and node order.
     """
-    if runs < 1:
-        raise ValueError("runs must be >= 1")
     start = time.perf_counter()
     conv = convert_graph(graph, weight)
     membership, gamma, dl = _partition(conv, seed=seed, resolution=resolution, runs=runs, iterations=iterations,
-                                       scan_max_edges=scan_max_edges, grid=grid)
+                                       thorough_max_edges=thorough_max_edges, scan_max_size=scan_max_size,
+                                       grid=grid)
     return _result(conv, membership, gamma, dl, time.perf_counter() - start)
 
 
@@ -446,7 +381,8 @@ def evaluate_communities(directory: Path, *, seed: int = 0, **options: Any) -> d
 
     Labelled nodes without edges are added as isolated nodes; an edge endpoint
     without a label is an error (a partial ground truth would score silently
-    on a subset). Returns exactly: nmi, ari, modularity, communities, nodes, edges, seconds.
+    on a subset). Returns exactly: nmi, ari, modularity, communities, resolution
+    (the γ used, chosen unless ``resolution=`` fixes it), nodes, edges, seconds.
     """
     directory = Path(directory)
     graph = read_edges(directory / "edges.tsv")
@@ -460,7 +396,8 @@ def evaluate_communities(directory: Path, *, seed: int = 0, **options: Any) -> d
     truth = [labels[n] for n in nodes]
     found = result.labels(nodes)
     return {"nmi": nmi(truth, found), "ari": ari(truth, found), "modularity": result.modularity,
-            "communities": len(result.communities), "nodes": graph.number_of_nodes(),
+            "communities": len(result.communities), "resolution": result.resolution,
+            "nodes": graph.number_of_nodes(),
             "edges": graph.number_of_edges(), "seconds": result.seconds}
 
 
@@ -626,7 +563,7 @@ def analyse(graph: nx.Graph, *, seed: int = 0, resolution: float | Literal["auto
             keywords: int = 5, keyword_communities: int = 20, keyword_members: int = 50,
             helpers: int = 10, bridges: int = 10, min_participation: float = 0.3,
             session_start: float | None = None, damping: float = 0.85,
-            scan_max_edges: int = 5_000, tokenizer: Callable[[str], list[str]] | None = None) -> AudienceReport:
+            scan_max_size: int = SCAN_MAX_SIZE, tokenizer: Callable[[str], list[str]] | None = None) -> AudienceReport:
     """Communities, influence, helpers, bridges, newcomers and topics of an audience snapshot.
 
     ``graph`` is usually `AudienceGraph.snapshot` (node attributes name,
@@ -644,7 +581,8 @@ def analyse(graph: nx.Graph, *, seed: int = 0, resolution: float | Literal["auto
     n = len(nodes)
     seconds["convert"] = (t1 := time.perf_counter()) - t0
     membership, gamma, _dl = _partition(conv, seed=seed, resolution=resolution, runs=runs, iterations=-1,
-                                        scan_max_edges=scan_max_edges, grid=RESOLUTION_GRID)
+                                        thorough_max_edges=THOROUGH_MAX_EDGES, scan_max_size=scan_max_size,
+                                        grid=RESOLUTION_GRID)
     seconds["communities"] = (t2 := time.perf_counter()) - t1
     rank = pagerank(conv, damping=damping)
     seconds["influence"] = (t3 := time.perf_counter()) - t2

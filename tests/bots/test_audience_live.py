@@ -225,8 +225,12 @@ def test_eval_communities_prints_exactly_the_keys(tmp_path):
     done = CliRunner().invoke(cli, ["eval", "communities", str(tmp_path), "--json"])
     assert done.exit_code == 0, done.output
     result = json.loads(done.output)
-    assert set(result) == {"nmi", "ari", "modularity", "communities", "nodes", "edges", "seconds"}
+    assert set(result) == {"nmi", "ari", "modularity", "communities", "resolution", "nodes", "edges", "seconds"}
     assert result["nmi"] >= 0.6 and (result["nodes"], result["edges"]) == (34, 78)
+    assert 0 < result["resolution"] < 1  # the two factions, not γ = 1's four groups
+    done = CliRunner().invoke(cli, ["eval", "communities", str(tmp_path)])
+    assert done.exit_code == 0 and any(line.split() == ["resolution", str(result["resolution"])]
+                                       for line in done.output.splitlines())
     (tmp_path / "edges.tsv").write_text("0\t1\nnot-an-edge\n")
     done = CliRunner().invoke(cli, ["eval", "communities", str(tmp_path)])
     assert done.exit_code == 2 and "edges.tsv:2:" in done.output

@@ -17,7 +17,7 @@ from brain.audience.communities import (
 )
 from brain.audience.graph import AudienceGraph
 
-EVAL_KEYS = {"nmi", "ari", "modularity", "communities", "nodes", "edges", "seconds"}
+EVAL_KEYS = {"nmi", "ari", "modularity", "communities", "resolution", "nodes", "edges", "seconds"}
 
 
 def two_cliques(size: int = 6, bridge: bool = True) -> nx.Graph:
@@ -151,6 +151,8 @@ def test_evaluate_communities_on_karate_files(tmp_path):
     assert set(out) == EVAL_KEYS
     assert out["nodes"] == 34 and out["edges"] == 78 and out["nmi"] >= 0.6 and out["communities"] >= 2
     assert -0.5 <= out["ari"] <= 1 and 0 < out["modularity"] < 1 and out["seconds"] >= 0
+    assert out["resolution"] == pytest.approx(2 ** -1.5)  # the scan's choice: the two factions
+    assert evaluate_communities(tmp_path / "karate", resolution=1.0)["resolution"] == 1.0
     _write_set(tmp_path / "weighted", g, weights=True)
     assert evaluate_communities(tmp_path / "weighted")["nmi"] >= 0.6
 
