@@ -1,7 +1,8 @@
 """Retrieval evaluation on BEIR-layout folders, through the same classes the bot uses.
 
 ``evaluate`` is what ``liveroom eval retrieval DIR`` calls: it turns each corpus
-document into a Chunk (title + text), indexes it with KnowledgeIndex, searches
+document into a Chunk (title + text; an FAQ chunk when the title is a question,
+as the knowledge chunker decides), indexes it with KnowledgeIndex, searches
 with HybridRetriever and scores the ranking with brain.retrieval.metrics.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from brain.knowledge.faq import is_question_heading
 from brain.retrieval.embedders import Embedder, make_embedder
 from brain.retrieval.indexer import KnowledgeIndex
 from brain.retrieval.metrics import Qrels, mean_metrics
@@ -43,8 +45,10 @@ def load_beir(directory: str | os.PathLike[str]) -> BeirSet:
             doc = json.loads(line)
             text = doc.get("text") or ""
             title = doc.get("title") or ""
+            # A document titled by a question is an FAQ entry, as the knowledge chunker would make it.
+            kind = "faq" if title and is_question_heading(title) else "doc"
             corpus.append(Chunk(id=str(doc["_id"]), text=text, source=str(doc["_id"]), title=title,
-                                lang=detect_lang(title + " " + text), metadata={"kind": "doc"}))
+                                lang=detect_lang(title + " " + text), metadata={"kind": kind}))
     queries: dict[str, str] = {}
     with open(d / "queries.jsonl", encoding="utf-8") as fh:
         for line in fh:

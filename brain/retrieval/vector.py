@@ -31,6 +31,8 @@ from brain.retrieval.types import Chunk
 #: with catalog fields such as "title" or "url".
 _RESERVED = ("lr_source", "lr_title", "lr_lang")
 MAX_BATCH = 5000
+#: Collection metadata key naming how the rows' vectors were made (`KnowledgeIndex.sync` re-embeds on a change).
+_RECIPE_KEY = "lr_vectors"
 
 
 def flatten_metadata(chunk: Chunk) -> dict[str, str | int | float | bool]:
@@ -118,6 +120,22 @@ class VectorIndex:
         )
         self._count: int | None = None
         self._vectors: dict[str, np.ndarray] = {}
+
+    def _metadata(self) -> dict[str, Any]:
+        """The collection's metadata as Chroma holds it now (another worker on a shared server may have changed it)."""
+        return dict(self._client.get_collection(name=self.name, embedding_function=None).metadata or {})
+
+    @property
+    def recipe(self) -> str | None:
+        """How the stored vectors were made (``KnowledgeIndex`` stamps it); None for a collection never stamped."""
+        value = self._metadata().get(_RECIPE_KEY)
+        return None if value is None else str(value)
+
+    def set_recipe(self, recipe: str) -> None:
+        """Stamp the collection with the recipe its vectors now follow (kept in Chroma, so it survives restarts)."""
+        meta = self._metadata()
+        if meta.get(_RECIPE_KEY) != recipe:
+            self._col.modify(metadata={**meta, _RECIPE_KEY: recipe})
 
     def count(self) -> int:
         if self._count is None:
