@@ -74,8 +74,10 @@ def eval_forecast(file: Path, horizon: int, season: int, as_json: bool) -> None:
     Holds out the last HORIZON points, fits on the rest and prints mase (MAE
     over the in-sample seasonal-naive MAE with season M), mase_naive and
     mase_seasonal_naive (the two baselines, same scale), coverage80 (held-out
-    points inside the 80% interval), points and seconds. Exit code 2 if FILE
-    is missing or not such a series.
+    points inside the 80% interval), points, seconds and model (the model the
+    forecaster's backtest on the training part chose, e.g. profile, snaive:24,
+    holt_winters, sarima, ses). Exit code 2 if FILE is missing or not such a
+    series.
     """
     from brain.traffic.traffic_eval import evaluate_forecast
     if not file.is_file():

@@ -3,22 +3,25 @@
 Separate from the series builder because it works on any plain array (one value
 per step, oldest first), not only on an `ActivitySeries`: the evaluation harness
 (`brain.traffic.traffic_eval`) feeds it CSV files, stream-time suggestions
-(`brain.traffic.slots`) hourly rates. The seasonal model is a robust
-seasonal-profile regression (``log1p`` counts, daily and weekly profiles shrunk
-by empirical Bayes, recency-weighted, median loss); series too short for a
-season get exponential smoothing tuned to the forecast horizon. docs/traffic.md
-has the comparison (MSTL + ETS, Holt-Winters, seasonal naive) that picked them.
+(`brain.traffic.slots`) hourly rates. By default the model is chosen per series
+by a rolling-origin backtest on its own history (`brain.traffic.forecast_selection`)
+among the robust seasonal profile, seasonal naive (same hour yesterday, last
+week), Holt-Winters and SARIMA; without a season among horizon-tuned exponential
+smoothing, naive, ETS and ARIMA. The models are in `brain.traffic.forecast_models`;
+docs/traffic.md has the comparisons that picked the candidates and the rule.
 """
 
 from __future__ import annotations
 
-import math
+import re
 import warnings
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from scipy.signal import lfilter
+
+from brain.traffic.forecast_models import ETS, MSTL, SARIMA, SES, Constant, Naive, Profile, interpolate
+from brain.traffic.forecast_selection import Candidate, Model, backtest, choose, mase_scale, origins
 
 __all__ = ["Forecast", "Forecaster", "forecast"]
 
@@ -30,8 +33,9 @@ class Forecast:
     ``mean`` is the point forecast. For the seasonal and smoothing models it
     is a conditional median rather than a mean: the models are fitted with an
     absolute-error loss on a transformed scale, and the median is what MAE
-    (and MASE) rewards. ``method`` names the model actually used (after any
-    fallback); ``note`` says why a fallback was taken.
+    (and MASE) rewards. ``method`` names the model actually used (after the
+    selection or a fallback); ``note`` says why; ``scores`` holds each
+    candidate's backtest MASE when the model was chosen by backtest.
     """
 
     mean: np.ndarray
@@ -40,12 +44,21 @@ class Forecast:
     level: float
     method: str
     note: str = ""
+    scores: Mapping[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.mean)
 
 
-_METHODS = ("auto", "profile", "ses", "naive", "snaive", "ets", "mstl")
+_METHODS = ("auto", "profile", "ses", "naive", "snaive", "ets", "mstl", "holt_winters", "sarima", "arima")
+_SNAIVE_LAG = re.compile(r"snaive:([1-9][0-9]*)")
+
+#: Longest season Holt-Winters and SARIMA are offered: their state (or MA polynomial) has one slot per step of it.
+MAX_STATE_SEASON = 168
+#: Backtest origins at most (each candidate is fitted once per origin): a week of days for hourly data.
+ORIGINS = 7
+#: Points before the first origin, at least, without a season (with one: two cycles of the shortest).
+MIN_TRAIN = 48
 
 
 class Forecaster:
@@ -55,25 +68,40 @@ class Forecaster:
     with a daily and weekly rhythm; 1 means none. A season is used only when
     the series holds two full cycles of it.
 
-    ``method="auto"`` (the default) takes the seasonal profile model when a
-    season is usable, horizon-tuned exponential smoothing (``ses``) otherwise,
-    and the naive forecast with an empirical interval for fewer than 8
-    points. A constant series gets a flat forecast with a zero-width interval.
-    ``naive``, ``snaive``, ``ets`` (statsmodels ETS, damped trend) and
-    ``mstl`` (statsmodels MSTL + ETS) are there for comparisons (docs/traffic.md).
+    ``method="auto"`` (the default) chooses by rolling-origin backtest
+    (`brain.traffic.forecast_selection`): from `ORIGINS` origins one
+    shortest season apart (a day, for hourly data: the last week), each
+    candidate, fitted on the history before the origin, forecasts
+    ``horizon`` steps; the lowest mean absolute error over the points that
+    followed is each one's score (``scores``, as MASE). The choice follows
+    the one-standard-error rule: the default (first below), else a seasonal
+    naive forecast, else the best, whichever first scores within one
+    standard error (of the per-origin differences) of the best, and never a
+    model that scores worse than every seasonal naive forecast. With a
+    season the candidates are the seasonal profile (``profile``), seasonal
+    naive at every usable season (``snaive:24``: the same hour yesterday;
+    ``snaive:168``), Holt-Winters (``holt_winters``) and SARIMA
+    (``sarima``) on the shortest season (up to `MAX_STATE_SEASON` steps);
+    without one, horizon-tuned exponential smoothing (``ses``) and
+    ``naive``, from origins half a horizon apart.
+    Too short for two origins: the profile model with a season, ``ses``
+    without, ``naive`` under 8 points (``note`` says so). A constant series
+    gets a flat forecast with a zero-width interval. Any candidate name is
+    also a ``method``, as are ``snaive`` (the longest usable season),
+    ``ets`` (damped trend, no season), ``arima`` (ARIMA(1,1,1)) and
+    ``mstl`` (statsmodels MSTL + ETS), kept for comparisons (docs/traffic.md).
 
     Values may be NaN (missing); they are skipped by the profile model and
     interpolated for the others. If no value is negative the series is taken
-    as counts: modelled on a ``log1p`` (profile) or square-root (smoothing)
-    scale and clipped at zero.
+    as counts: modelled on a ``log1p`` or square-root scale and clipped at zero.
     """
 
     def __init__(self, season: int | Sequence[int] = 1, *, level: float = 0.8, method: str = "auto",
                  half_life_cycles: float = 6.0, max_cycles: int = 12) -> None:
         if not 0 < level < 1:
             raise ValueError("level must be in (0, 1), e.g. 0.8")
-        if method not in _METHODS:
-            raise ValueError(f"unknown forecast method {method!r} (known: {', '.join(_METHODS)})")
+        if method not in _METHODS and not _SNAIVE_LAG.fullmatch(method):
+            raise ValueError(f"unknown forecast method {method!r} (known: {', '.join(_METHODS)}, snaive:LAG)")
         seasons = [season] if isinstance(season, (int, float, np.integer, np.floating)) else list(season)
         if any(not isinstance(p, (int, float, np.integer, np.floating)) or int(p) != p or p < 1 for p in seasons):
             raise ValueError(f"seasons must be positive whole numbers of steps, got {season!r}")
@@ -84,12 +112,13 @@ class Forecaster:
         self.max_cycles = max_cycles
         self.method = ""
         self.note = ""
+        self.scores: dict[str, float] = {}
         self._model: Any = None
 
     # -- fitting --
 
     def fit(self, series: Sequence[float] | np.ndarray, *, horizon: int | None = None) -> "Forecaster":
-        """Fit the model. ``horizon`` (steps) tunes the smoothing model to the forecast it will make."""
+        """Fit the model. ``horizon`` (steps) is the forecast the backtest scores and the smoothing is tuned to."""
         y = np.asarray(series, dtype=np.float64).ravel()
         if not len(y):
             raise ValueError("cannot forecast an empty series")
@@ -100,46 +129,144 @@ class Forecaster:
             raise ValueError("the series has no observed (non-NaN) value")
         self.n = len(y)
         self.counts = bool(np.nanmin(y) >= 0)
-        filled = _interpolate(y, observed)
-        usable = tuple(p for p in self.seasons if int(observed.sum()) >= 2 * p and len(y) >= 2 * p)
-        method, note = self.requested, ""
-        lo_v, hi_v = np.nanmin(y), np.nanmax(y)
-        if hi_v - lo_v <= 1e-12 * max(1.0, abs(hi_v)):
-            method, note = "constant", "constant series: flat forecast, zero-width interval"
-        elif method == "auto":
-            if usable:
-                method = "profile"
-            elif len(y) >= 8:
-                method = "ses"
-                if self.seasons:
-                    note = (f"{len(y)} points: too short for season {min(self.seasons)} (needs two cycles, "
-                            f"{2 * min(self.seasons)} points); non-seasonal smoothing")
-            else:
-                method, note = "naive", f"only {len(y)} points: naive forecast with an empirical interval"
-        elif method in ("profile", "snaive", "mstl") and not usable:
-            fallback = "ses" if len(y) >= 8 else "naive"
-            note = f"{method} needs two cycles of a season; fell back to {fallback}"
-            method = fallback
+        usable = self._usable(observed)
         horizon = max(1, int(horizon)) if horizon else (max(usable) if usable else 1)
+        method, note, scores = self.requested, "", {}
+        lo_v, hi_v = np.nanmin(y), np.nanmax(y)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # statsmodels' ConvergenceWarning & co: we judge fits by backtests
-            if method == "constant":
-                self._model = _Constant(float(np.nanmean(y)))
-            elif method == "profile":
-                self._model = _Profile(usable, half_life_cycles=self.half_life_cycles,
-                                       max_cycles=self.max_cycles, counts=self.counts).fit(y, observed)
-            elif method == "ses":
-                self._model = _SES(counts=self.counts).fit(filled, horizon, self.level)
-            elif method == "naive":
-                self._model = _Naive(1).fit(filled, self.level)
-            elif method == "snaive":
-                self._model = _Naive(max(usable)).fit(filled, self.level)
-            elif method == "ets":
-                self._model = _ETS(counts=self.counts).fit(filled)
-            elif method == "mstl":
-                self._model = _MSTL(usable, counts=self.counts).fit(filled)
-        self.method, self.note = method, note
+            if hi_v - lo_v <= 1e-12 * max(1.0, abs(hi_v)):
+                method, note = "constant", "constant series: flat forecast, zero-width interval"
+                model: Model = Constant(float(np.nanmean(y)))
+            elif method == "auto":
+                method, note, scores, model = self._select(y, observed, usable, horizon)
+            else:
+                method, note = self._resolve(method, usable, len(y))
+                model = self._candidate(method, usable, horizon).build(y, observed)
+        self.method, self.note, self.scores, self._model = method, note, scores, model
         return self
+
+    def _usable(self, observed: np.ndarray) -> tuple[int, ...]:
+        """The seasons with two full cycles in a history."""
+        seen, n = int(observed.sum()), len(observed)
+        return tuple(p for p in self.seasons if seen >= 2 * p and n >= 2 * p)
+
+    def _default(self, usable: tuple[int, ...], n: int) -> tuple[str, str]:
+        """The model for a series too short to backtest, and the note saying so."""
+        if usable:
+            return "profile", "too short for a backtest of two origins: seasonal profile"
+        if n >= 8:
+            note = "non-seasonal smoothing"
+            if self.seasons:
+                note = (f"{n} points: too short for season {min(self.seasons)} (needs two cycles, "
+                        f"{2 * min(self.seasons)} points); {note}")
+            return "ses", note
+        return "naive", f"only {n} points: naive forecast with an empirical interval"
+
+    @staticmethod
+    def _lag(name: str) -> int:
+        """The lag of ``snaive:LAG``; 0 for any other name."""
+        lag = _SNAIVE_LAG.fullmatch(name)
+        return int(lag.group(1)) if lag else 0
+
+    def _resolve(self, method: str, usable: tuple[int, ...], n: int) -> tuple[str, str]:
+        """An explicitly requested method, or the fallback when the series cannot carry it."""
+        lag = self._lag(method)
+        seasonal = method in ("profile", "snaive", "mstl", "holt_winters", "sarima") or lag > 0
+        if lag:
+            ok = 2 * lag <= n
+        elif method in ("holt_winters", "sarima"):
+            ok = bool(usable) and min(usable) <= MAX_STATE_SEASON
+        else:
+            ok = bool(usable) or not seasonal
+        if ok:
+            return method, ""
+        fallback = "ses" if n >= 8 else "naive"
+        return fallback, f"{method} needs two cycles of a season; fell back to {fallback}"
+
+    def _candidate(self, name: str, usable: tuple[int, ...], horizon: int, *, holdout: bool = True) -> Candidate:
+        """How candidate ``name`` is fitted on a history (values, observed).
+
+        ``holdout=False`` skips the profile model's extra fit without the last
+        cycle: it only widens the interval, which a backtest does not score.
+        """
+        counts, level = self.counts, self.level
+
+        def filled(fit: Callable[[np.ndarray], Model]) -> Callable[[np.ndarray, np.ndarray], Model]:
+            return lambda y, observed: fit(interpolate(y, observed))
+
+        if name.startswith("snaive"):
+            period = self._lag(name) or max(usable)
+            return Candidate(name, filled(lambda z: Naive(period).fit(z, level)))
+        if name == "naive":
+            return Candidate(name, filled(lambda z: Naive(1).fit(z, level)))
+        if name == "ses":
+            return Candidate(name, filled(lambda z: SES(counts=counts).fit(z, horizon, level)))
+        if name == "profile":
+            def profile(y: np.ndarray, observed: np.ndarray) -> Model:
+                return Profile(self._usable(observed), half_life_cycles=self.half_life_cycles,
+                               max_cycles=self.max_cycles, counts=counts, backtest=holdout).fit(y, observed)
+            return Candidate(name, profile)
+        if name == "mstl":
+            return Candidate(name, filled(lambda z: MSTL(usable, counts=counts).fit(z)))
+        period = min(usable) if name in ("holt_winters", "sarima") else 1
+        make: Callable[[], ETS | SARIMA] = {
+            "holt_winters": lambda: ETS(counts, period), "ets": lambda: ETS(counts),
+            "sarima": lambda: SARIMA(counts, period), "arima": lambda: SARIMA(counts),
+        }[name]
+        fitted: list[ETS | SARIMA] = []
+
+        def estimated(z: np.ndarray) -> ETS | SARIMA:
+            # Estimated once, on the first (oldest) history it is given; later histories only
+            # move the states: the coefficients the backtest scored are the ones that forecast.
+            if not fitted:
+                fitted.append(make().fit(z))
+                return fitted[0]
+            return fitted[0].refit(z)
+
+        def one_run(y: np.ndarray, observed: np.ndarray, at: Sequence[int], h: int) -> list[np.ndarray] | None:
+            # Holt-Winters' forecasts from every origin off one smoother run over the series. Only on a
+            # complete series: interpolating a gap across an origin would look past it.
+            if not observed.all():
+                return None
+            model = estimated(y[:at[0]])
+            assert isinstance(model, ETS)
+            return model.refit(y).forecasts_from(at, h)
+        return Candidate(name, filled(estimated), one_run if name == "holt_winters" else None)
+
+    def _select(self, y: np.ndarray, observed: np.ndarray, usable: tuple[int, ...],
+                horizon: int) -> tuple[str, str, dict[str, float], Model]:
+        """Choose by rolling-origin backtest (or the default when too short); fit the winner on all of ``y``."""
+        n = len(y)
+        if usable:
+            # Origins a cycle apart start at the hour of day the real forecast starts at.
+            s = min(usable)
+            names = ["profile", *(f"snaive:{p}" for p in usable)]
+            if s <= MAX_STATE_SEASON:
+                names += ["holt_winters", "sarima"]
+            at = origins(n, spacing=s, count=ORIGINS, min_train=2 * s)
+        else:
+            s = 1
+            names = ["ses", "naive"]
+            at = origins(n, spacing=max(1, horizon // 2), count=ORIGINS, min_train=max(MIN_TRAIN, 2 * horizon))
+        if len(at) < 2:
+            method, note = self._default(usable, n)
+            return method, note, {}, self._candidate(method, usable, horizon).build(y, observed)
+        names = [name for name in names if not name.startswith("snaive:") or self._lag(name) <= at[0]]
+        candidates = [self._candidate(name, usable, horizon, holdout=False) for name in names]
+        result = backtest(y, observed, candidates, horizon=horizon, at=at, scale=mase_scale(y, s),
+                          level=self.level, clip=self.counts)
+        scores = result.scores
+        baselines = [name for name in names if name.startswith("snaive:")] or ["naive"]
+        method = choose(result, prefer=[names[0], *baselines], bound=baselines)
+        ranked = ", ".join(f"{k} {v:.3g}" for k, v in sorted(scores.items(), key=lambda kv: kv[1]))
+        note = f"chosen by backtest over {len(at)} origins, horizon {horizon}, one-SE rule (MASE: {ranked})"
+        if not usable and self.seasons:
+            note = f"too short for season {min(self.seasons)} (needs two cycles); {note}"
+        # The winner keeps what it estimated at the first origin (statsmodels fits), except the profile
+        # model, which is refitted anyway and now also gets its holdout interval.
+        winner = self._candidate(method, usable, horizon) if method == "profile" else candidates[names.index(method)]
+        return method, note, scores, winner.build(y, observed)
 
     def predict(self, horizon: int) -> Forecast:
         """Forecast the next ``horizon`` steps after the fitted series."""
@@ -154,334 +281,11 @@ class Forecaster:
         if self.counts:
             mean, lower, upper = (np.maximum(a, 0.0) for a in (mean, lower, upper))
         lower, upper = np.minimum(lower, mean), np.maximum(upper, mean)
-        return Forecast(mean=mean, lower=lower, upper=upper, level=self.level, method=self.method, note=self.note)
+        return Forecast(mean=mean, lower=lower, upper=upper, level=self.level, method=self.method, note=self.note,
+                        scores=dict(self.scores))
 
 
 def forecast(series: Sequence[float] | np.ndarray, *, horizon: int, season: int | Sequence[int] = 1,
              level: float = 0.8, method: str = "auto") -> Forecast:
     """Fit a `Forecaster` to ``series`` and forecast ``horizon`` steps (see `Forecaster`)."""
     return Forecaster(season, level=level, method=method).fit(series, horizon=horizon).predict(horizon)
-
-
-def _interpolate(y: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    if observed.all():
-        return y.copy()
-    idx = np.arange(len(y))
-    return np.interp(idx, idx[observed], y[observed])
-
-
-def _quantiles(level: float) -> tuple[float, float]:
-    return (1.0 - level) / 2.0, (1.0 + level) / 2.0
-
-
-class _Constant:
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def predict(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        flat = np.full(h, self.value)
-        return flat, flat.copy(), flat.copy()
-
-
-class _Naive:
-    """Last value (``lag`` 1) or last cycle (``lag`` = season), with empirical quantiles of lagged changes."""
-
-    def __init__(self, lag: int) -> None:
-        self.lag = lag
-
-    def fit(self, y: np.ndarray, level: float) -> "_Naive":
-        self.y = y
-        self.q = (0.0, 0.0)
-        if len(y) > self.lag + 1:
-            self.q = tuple(np.quantile(y[self.lag:] - y[:-self.lag], _quantiles(level)))
-        return self
-
-    def predict(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self.lag == 1:
-            mean = np.full(h, self.y[-1])
-            widen = np.sqrt(np.arange(1, h + 1))  # a random walk's spread grows with the horizon
-        else:
-            mean = np.resize(self.y[-self.lag:], h)
-            widen = np.sqrt(1 + np.arange(h) // self.lag)
-        return mean, mean + self.q[0] * widen, mean + self.q[1] * widen
-
-
-def _fwd(y: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "log1p":
-        return np.log1p(np.maximum(y, 0.0))
-    if kind == "sqrt":
-        return np.sqrt(np.maximum(y, 0.0))
-    return y
-
-
-def _inv(z: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "log1p":
-        return np.expm1(np.minimum(z, 700.0))
-    if kind == "sqrt":
-        return np.maximum(z, 0.0) ** 2
-    return z
-
-
-class _Profile:
-    """Robust seasonal-profile regression on ``log1p`` counts.
-
-    z_t = a + b·u_t + Σ_p s_p[t mod p] + e_t, with u the time in cycles of the
-    longest season, fitted on the last ``max_cycles`` cycles with recency
-    weights (half-life ``half_life_cycles`` cycles) and an absolute loss
-    (iteratively reweighted least squares, so skipped streams and raids do not
-    drag the profile). The blocks are fitted by backfitting: each update is a
-    per-phase weighted mean (``np.bincount``), O(n) for any period.
-
-    Each phase of a seasonal block is shrunk towards zero (that is, towards
-    the shorter seasons and the level) by the larger of two factors: the
-    block's empirical-Bayes factor τ²/(τ² + v) (v: the sampling variance of a
-    phase's estimate, τ²: the spread of the block's effects beyond it) and
-    the phase's own non-negative garrote max(0, 1 - v/effect²). The first
-    keeps a broad weekly rhythm (weekends busier), the second a few large,
-    sparse effects (the Saturday stream that runs two hours longer) that a
-    normal prior would flatten; a weekly block that is mostly noise (few
-    weeks, no weekday effect) fades to the daily profile. The factors are
-    estimated once, from the unshrunk first pass. ``shrink`` selects "eb",
-    "garrote" or "max" (the default), or a fixed ridge weight (comparisons).
-
-    The interval comes from empirical quantiles of the recent residuals,
-    widened for the parameters fitted (√(n / (n - p))), or from the errors of
-    the same model fitted without the last cycle and scored on it, whichever
-    is wider: in-sample residuals alone miss skipped streams and shifted starts.
-    """
-
-    def __init__(self, seasons: Sequence[int], *, half_life_cycles: float, max_cycles: int, counts: bool,
-                 iterations: int = 8, shrink: str | float = "max", min_trend_cycles: float = 2.0,
-                 trend_weight: str = "traffic", backtest: bool = True) -> None:
-        self.seasons = tuple(sorted(seasons))
-        self.backtest = backtest
-        self.holdout: np.ndarray | None = None
-        self.trend_weight = trend_weight
-        self.shrink = shrink
-        self.min_trend_cycles = min_trend_cycles
-        self.half_life = half_life_cycles
-        self.max_cycles = max_cycles
-        self.kind = "log1p" if counts else "none"
-        self.iterations = iterations
-
-    def fit(self, y: np.ndarray, observed: np.ndarray) -> "_Profile":
-        n = len(y)
-        P = self.seasons[-1]
-        keep = min(n, self.max_cycles * P)
-        t = np.arange(n - keep, n)
-        obs = observed[-keep:]
-        z = _fwd(np.where(obs, y[-keep:], 0.0), self.kind)
-        u = (t - (n - 1)) / P
-        w0 = 0.5 ** (-u / self.half_life) * obs
-        cycles = obs.sum() / P
-        self.use_trend = cycles >= self.min_trend_cycles
-        phases = [t % p for p in self.seasons]
-        blocks = [np.zeros(p) for p in self.seasons]
-        a = float(np.sum(w0 * z) / np.sum(w0))
-        b = 0.0
-        w = w0.copy()
-        seasonal = np.zeros(keep)
-        fitted = np.full(keep, a)
-        factors: list[np.ndarray | None] = [None] * len(self.seasons)
-        for iteration in range(self.iterations):
-            for _sweep in range(2):
-                # level and trend, given the seasonal blocks
-                r = z - seasonal
-                if self.use_trend:
-                    # The slope is weighted by the traffic each hour carries (exp of its fitted log-level):
-                    # on a streamer's series most hours are near zero, and their flat medians would
-                    # otherwise hide the growth of the hours that matter.
-                    omega = w * np.exp(np.minimum(seasonal + a, 50.0)) if self.trend_weight == "traffic" else w
-                    so = omega.sum()
-                    uc = u - (omega * u).sum() / so
-                    den = (omega * uc * uc).sum()
-                    b = float((omega * uc * r).sum() / den) if den > 1e-12 else 0.0
-                a = float((w * (r - b * u)).sum() / w.sum())
-                level = a + b * u
-                for i, p in enumerate(self.seasons):
-                    own = blocks[i][phases[i]]
-                    partial = z - level - (seasonal - own)
-                    sw_p = np.bincount(phases[i], weights=w, minlength=p)
-                    est = np.bincount(phases[i], weights=w * partial, minlength=p) / np.maximum(sw_p, 1e-300)
-                    est[sw_p <= 0] = 0.0
-                    if factors[i] is None and iteration == 1:
-                        # Shrinkage is estimated once, from the unshrunk first pass, then held: re-estimating
-                        # it from shrunk fits feeds on itself (IRLS down-weights what the shrinkage left out).
-                        factors[i] = self._shrink(i, phases[i], w0, partial - est[phases[i]], est, sw_p > 0)
-                    if factors[i] is not None:
-                        est = est * factors[i]
-                    est -= est[sw_p > 0].mean() if (sw_p > 0).any() else 0.0
-                    seasonal = seasonal - own + est[phases[i]]
-                    blocks[i] = est
-            fitted = a + b * u + seasonal
-            resid = z - fitted
-            scale = np.median(np.abs(resid[obs])) if obs.any() else 0.0
-            w = w0 / np.maximum(np.abs(resid), max(1e-3, 0.05 * scale))
-        self.a, self.b, self.blocks, self.n = a, b, blocks, n
-        resid = (z - fitted)[obs]
-        recent = resid[-min(len(resid), 4 * P):]
-        params = 2 + sum(self.seasons)
-        m = len(resid)
-        self.inflate = float(min(2.0, math.sqrt(m / max(m - params, m / 4.0))))
-        self.resid = recent
-        # a fitted trend may not more than double (or halve) the level per cycle ahead
-        self.b = float(np.clip(self.b, -math.log(2.0), math.log(2.0)))
-        if self.backtest and n >= 3 * P and observed[-P:].any():
-            # The interval also answers to honest errors: the same model fitted without the last
-            # cycle, scored on it. In-sample residuals alone miss skipped streams and shifted starts.
-            past = _Profile(self.seasons, half_life_cycles=self.half_life, max_cycles=self.max_cycles,
-                            counts=self.kind == "log1p", iterations=self.iterations, shrink=self.shrink,
-                            min_trend_cycles=self.min_trend_cycles, trend_weight=self.trend_weight,
-                            backtest=False).fit(y[:-P], observed[:-P])
-            last = observed[-P:]
-            self.holdout = (_fwd(y[-P:], self.kind) - past._z(P))[last]
-        return self
-
-    def _shrink(self, i: int, phase: np.ndarray, w0: np.ndarray, resid: np.ndarray, est: np.ndarray,
-                seen: np.ndarray) -> np.ndarray:
-        """Empirical-Bayes factor τ²/(τ² + v) per phase of block ``i``."""
-        p = self.seasons[i]
-        sw = np.bincount(phase, weights=w0, minlength=p)
-        if not isinstance(self.shrink, str):
-            unit = sw[seen].mean() if seen.any() else 1.0
-            return np.where(seen, sw / (sw + float(self.shrink) * unit), 0.0)
-        sw2 = np.bincount(phase, weights=w0 * w0, minlength=p)
-        ok = seen & (sw > 0)
-        if ok.sum() < 2:
-            return np.zeros(p)
-        sigma2 = (1.4826 * np.median(np.abs(resid[w0 > 0]))) ** 2 if (w0 > 0).any() else 0.0
-        v = np.where(ok, sigma2 * sw2 / np.maximum(sw, 1e-300) ** 2, np.inf)
-        tau2 = max(float(np.var(est[ok]) - np.mean(v[ok])), 0.0)
-        eb = np.where(ok, tau2 / (tau2 + v), 0.0) if tau2 > 0.0 else np.zeros(p)
-        if self.shrink == "eb":
-            return eb
-        garrote = np.where(ok, np.maximum(0.0, 1.0 - v / np.maximum(est * est, 1e-300)), 0.0)
-        if self.shrink == "garrote":
-            return garrote
-        return np.maximum(eb, garrote)
-
-    def _z(self, h: int) -> np.ndarray:
-        """The point forecast on the model's scale."""
-        t = np.arange(self.n, self.n + h)
-        u = (t - (self.n - 1)) / self.seasons[-1]
-        z = self.a + (self.b * u if self.use_trend else 0.0)
-        return z + sum(block[t % p] for p, block in zip(self.seasons, self.blocks))
-
-    def predict(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        z = self._z(h)
-        q_lo, q_hi = np.quantile(self.resid, _quantiles(level)) if len(self.resid) else (0.0, 0.0)
-        q_lo, q_hi = q_lo * self.inflate, q_hi * self.inflate
-        if self.holdout is not None:  # out-of-sample errors of the last cycle, when they are wider
-            b_lo, b_hi = np.quantile(self.holdout, _quantiles(level))
-            q_lo, q_hi = min(q_lo, b_lo), max(q_hi, b_hi)
-        return _inv(z, self.kind), _inv(z + q_lo, self.kind), _inv(z + q_hi, self.kind)
-
-
-#: Smoothing constants tried by `_SES` (per step).
-_ALPHAS = np.array([0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.18, 0.25, 0.35, 0.5, 0.7, 1.0])
-
-
-class _SES:
-    """Simple exponential smoothing on √counts, its constant chosen for the forecast it will make.
-
-    The usual fit minimises one-step errors, which on chat data picks a
-    constant near 1: the level chases every burst and the model becomes the
-    naive forecast. Here α minimises the absolute error of the forecasts at
-    every horizon 1..H over the history (each level compared with the values
-    1..H steps later), which is the error the forecast will be judged by.
-    The interval: empirical quantiles of those h-step errors, per horizon.
-    """
-
-    def __init__(self, counts: bool) -> None:
-        self.kind = "sqrt" if counts else "none"
-
-    @staticmethod
-    def _levels(z: np.ndarray, alpha: float) -> np.ndarray:
-        init = float(np.mean(z[:max(1, min(len(z), int(round(1.0 / alpha))))]))
-        levels, _ = lfilter([alpha], [1.0, -(1.0 - alpha)], z, zi=[(1.0 - alpha) * init])
-        return levels
-
-    def fit(self, y: np.ndarray, horizon: int, level: float) -> "_SES":
-        z = _fwd(y, self.kind)
-        n = len(z)
-        burn = min(n // 4, 10)
-        H = max(1, min(horizon, (n - burn) // 2))
-        best: tuple[float, float, np.ndarray] | None = None
-        for alpha in _ALPHAS:
-            lv = self._levels(z, float(alpha))
-            pred = _inv(lv, self.kind)
-            err = 0.0
-            count = 0
-            for h in range(1, H + 1):
-                e = np.abs(y[burn + h:] - pred[burn:n - h])
-                err += float(e.sum())
-                count += len(e)
-            score = err / max(count, 1)
-            if best is None or score < best[0] - 1e-12:
-                best = (score, float(alpha), lv)
-        assert best is not None
-        _, self.alpha, lv = best
-        self.last = float(lv[-1])
-        self.q = np.zeros((H, 2))
-        for h in range(1, H + 1):
-            r = z[burn + h:] - lv[burn:n - h]
-            self.q[h - 1] = np.quantile(r, _quantiles(level)) if len(r) else (0.0, 0.0)
-        return self
-
-    def predict(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        z = np.full(h, self.last)
-        rows = np.minimum(np.arange(h), len(self.q) - 1)
-        extra = np.sqrt(np.maximum(1.0, (np.arange(h) + 1) / len(self.q)))  # beyond the measured horizons
-        q = self.q[rows] * extra[:, None]
-        return _inv(z, self.kind), _inv(z + q[:, 0], self.kind), _inv(z + q[:, 1], self.kind)
-
-
-class _ETS:
-    """statsmodels ETS (additive error, damped additive trend) on √counts: a comparison baseline."""
-
-    def __init__(self, counts: bool) -> None:
-        self.kind = "sqrt" if counts else "none"
-
-    def fit(self, y: np.ndarray) -> "_ETS":
-        import pandas as pd
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-        z = pd.Series(_fwd(y, self.kind))  # statsmodels' prediction frame wants an index
-        self.n = len(z)
-        self.result = ETSModel(z, error="add", trend="add", damped_trend=True).fit(disp=False)
-        return self
-
-    def predict(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        frame = self.result.get_prediction(self.n, self.n + h - 1).summary_frame(alpha=1.0 - level)
-        return tuple(_inv(frame[c].to_numpy(), self.kind) for c in ("mean", "pi_lower", "pi_upper"))  # type: ignore[return-value]
-
-
-class _MSTL:
-    """statsmodels MSTL (on the last 8 cycles, log1p) + ETS on the seasonally adjusted rest: a comparison."""
-
-    def __init__(self, seasons: Sequence[int], counts: bool) -> None:
-        self.seasons = tuple(sorted(seasons))
-        self.kind = "log1p" if counts else "none"
-
-    def fit(self, y: np.ndarray) -> "_MSTL":
-        import pandas as pd
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-        from statsmodels.tsa.seasonal import MSTL, STL
-
-        P = self.seasons[-1]
-        z = _fwd(y[-min(len(y), 8 * P):], self.kind)
-        if len(self.seasons) > 1:
-            seasonal = np.asarray(MSTL(z, periods=self.seasons).fit().seasonal).reshape(len(z), -1)
-        else:
-            seasonal = np.asarray(STL(z, period=P).fit().seasonal).reshape(len(z), 1)
-        kept = self.seasons[:seasonal.shape[1]]  # MSTL drops periods of half the series or more
-        self.last = [seasonal[-p:, i] for i, p in enumerate(kept)]
-        self.n = len(z)
-        self.result = ETSModel(pd.Series(z - seasonal.sum(axis=1)), error="add", trend="add",
-                               damped_trend=True).fit(disp=False)
-        return self
-
-    def predict(self, h: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        frame = self.result.get_prediction(self.n, self.n + h - 1).summary_frame(alpha=1.0 - level)
-        s = sum(np.resize(last, h) for last in self.last)
-        return tuple(_inv(frame[c].to_numpy() + s, self.kind) for c in ("mean", "pi_lower", "pi_upper"))  # type: ignore[return-value]

@@ -152,8 +152,10 @@ def test_plot_and_eval_forecast_from_the_command_line(tmp_path):
     done = runner.invoke(cli, ["eval", "forecast", str(series), "--horizon", "30", "--season", "1", "--json"])
     assert done.exit_code == 0, done.output
     result = json.loads(done.output)
-    assert set(result) == {"mase", "mase_naive", "mase_seasonal_naive", "coverage80", "points", "seconds"}
+    assert set(result) == {"mase", "mase_naive", "mase_seasonal_naive", "coverage80", "points", "seconds", "model"}
     assert result["points"] == 300
+    done = runner.invoke(cli, ["eval", "forecast", str(series), "--horizon", "30", "--season", "1"])
+    assert done.exit_code == 0 and f"model  {result['model']}\n" in done.output, done.output  # the backtest's winner
     series.write_text("ts,value\n2026-11-01 00:00:00,1\n2026-11-01 00:01:00,lots\n")
     done = runner.invoke(cli, ["eval", "forecast", str(series)])
     assert done.exit_code == 2 and "series.csv:3: value 'lots' is not a number" in done.output

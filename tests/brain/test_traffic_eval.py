@@ -62,7 +62,8 @@ def test_minute_series_with_season_one_beats_the_naive_forecast(tmp_path):
         model.append(r["mase"])
         naive.append(r["mase_naive"])
     model, naive = np.array(model), np.array(naive)
-    assert np.mean(model < naive) >= 0.6 and model.mean() < 0.8 * naive.mean(), (model, naive)
+    # where the backtest found the naive forecast best, the model is the naive forecast: a tie
+    assert np.mean(model <= naive) >= 0.6 and model.mean() < 0.8 * naive.mean(), (model, naive)
 
 
 def test_malformed_files_name_the_file_and_line(tmp_path):
@@ -107,7 +108,7 @@ def test_a_series_with_gaps_is_scored_on_the_points_it_has(tmp_path):
     keep[[100, 101, 102, 500, len(y) - 5]] = False  # a gap in training and one in the holdout
     path = write_series_csv(tmp_path / "gaps.csv", (MONDAY + 3600 * np.arange(len(y)))[keep], y[keep])
     r = evaluate_forecast(path, horizon=24, season=24)
-    assert r["points"] == len(y) and all(math.isfinite(r[k]) for k in KEYS)
+    assert r["points"] == len(y) and all(math.isfinite(r[k]) for k in KEYS if k != "model")
     assert r["mase"] < r["mase_seasonal_naive"]
 
 
