@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from brain.traffic.forecast_models import ETS, MSTL, SARIMA, SES, Constant, Naive, Profile, interpolate
 from brain.traffic.forecast_selection import Candidate, Model, backtest, choose, mase_scale, origins
@@ -133,7 +134,9 @@ class Forecaster:
         horizon = max(1, int(horizon)) if horizon else (max(usable) if usable else 1)
         method, note, scores = self.requested, "", {}
         lo_v, hi_v = np.nanmin(y), np.nanmax(y)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # One BLAS thread: the fits are many small matrix operations, where threads only contend (on
+        # 2 cores a fit took twice as long with the default pool, and it competes with the bot's work).
+        with warnings.catch_warnings(), np.errstate(all="ignore"), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")  # statsmodels' ConvergenceWarning & co: we judge fits by backtests
             if hi_v - lo_v <= 1e-12 * max(1.0, abs(hi_v)):
                 method, note = "constant", "constant series: flat forecast, zero-width interval"
