@@ -81,7 +81,8 @@ class Cluster:
         for adapter in self.adapters.values():
             adapter.bind(self.sink)
         self._restart_pump()
-        self.worker = Worker(self.runtime, self.redis, self.layout, lease_seconds=2.0)
+        # A test ends with reviews still waiting (they never settle): a short grace, not a stop's 2 s, each time.
+        self.worker = Worker(self.runtime, self.redis, self.layout, lease_seconds=2.0, stop_grace=0.5)
         self._worker_task = asyncio.create_task(self.worker.run(), name="worker")
         worker = self.worker
 

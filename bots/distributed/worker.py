@@ -203,7 +203,8 @@ class Worker:
     """Serve the rooms of the partitions this worker owns, until `stop`."""
 
     def __init__(self, runtime: "Runtime", redis: "Redis", layout: StreamLayout, *, name: str | None = None,
-                 lease_seconds: float = 5.0, batch: int = 200, ack_deadline: float = 300.0) -> None:
+                 lease_seconds: float = 5.0, batch: int = 200, ack_deadline: float = 300.0,
+                 stop_grace: float = 2.0) -> None:
         self.runtime = runtime
         self.redis = redis
         self.layout = layout
@@ -213,6 +214,9 @@ class Worker:
         self.batch = batch
         #: An entry still waiting for its question's outcome after this long is acknowledged anyway.
         self.ack_deadline = ack_deadline
+        #: At a stop, after the work in flight is done, how long the partitions may take to acknowledge what
+        #: settled; entries still unsettled then (an answer waiting for a moderator) stay pending for the next owner.
+        self.stop_grace = stop_grace
         self.stats = WorkerStats()
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
@@ -281,7 +285,7 @@ class Worker:
             try:
                 await self._finish_work()
                 if self._tasks:
-                    await asyncio.wait(list(self._tasks.values()), timeout=2.0)
+                    await asyncio.wait(list(self._tasks.values()), timeout=self.stop_grace)
             finally:
                 keeping.cancel()
                 await asyncio.gather(keeping, return_exceptions=True)

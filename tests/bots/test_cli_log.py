@@ -240,7 +240,8 @@ def test_retention_apply_deletes_what_the_config_no_longer_keeps(store: Store, d
     assert (count(store, events), count(store, questions)) == (2, 1)
 
 
-def test_search_by_session_takes_the_streams_span(tmp_path):
+def replayed_sample(tmp_path: Path) -> tuple[CliRunner, list[str]]:
+    """The sample room replayed into a data dir of its own; the runner and the global options to read it."""
     root = Path(__file__).resolve().parents[2]
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"knowledge: {{path: {root / 'knowledge'}}}\nretrieval: {{embedder: hashing}}\n"
@@ -249,6 +250,11 @@ def test_search_by_session_takes_the_streams_span(tmp_path):
     runner = CliRunner()
     assert runner.invoke(cli, base + ["replay", "--fast", "--quiet",
                                       str(root / "knowledge/samples/room.jsonl")]).exit_code == 0
+    return runner, base
+
+
+def test_search_by_session_takes_the_streams_span(tmp_path):
+    runner, base = replayed_sample(tmp_path)
     result = runner.invoke(cli, base + ["log", "search", "--room", "replay:smoothie-lab", "--session", "1",
                                         "--json", "--limit", "100"])
     assert result.exit_code == 0, result.output
@@ -264,14 +270,7 @@ def test_search_by_session_takes_the_streams_span(tmp_path):
 
 def test_a_bare_room_name_names_the_one_recorded_room_and_lists_them_when_several_have_it(tmp_path):
     """Issue 18: the log says "room": "smoothie-lab", the replay records replay:smoothie-lab."""
-    root = Path(__file__).resolve().parents[2]
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"knowledge: {{path: {root / 'knowledge'}}}\nretrieval: {{embedder: hashing}}\n"
-                   "answers: {hold: 0}\n", encoding="utf-8")
-    base = ["--config", str(cfg), "--data-dir", str(tmp_path / "d")]
-    runner = CliRunner()
-    assert runner.invoke(cli, base + ["replay", "--fast", "--quiet",
-                                      str(root / "knowledge/samples/room.jsonl")]).exit_code == 0
+    runner, base = replayed_sample(tmp_path)
     searched = runner.invoke(cli, base + ["log", "search", "--room", "smoothie-lab", "--session", "1", "--json"])
     assert searched.exit_code == 0 and "how much is the course?" in searched.output, searched.output
     report = runner.invoke(cli, base + ["report", "--room", "smoothie-lab", "--list"])
