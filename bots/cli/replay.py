@@ -91,7 +91,8 @@ def _kept_summary(report: dict[str, Any]) -> str:
 
 def _recorded_room(settings: Settings, room: str) -> str | None:
     """The recorded room a bare ``--room`` name stands for (`resolve_room`), or None: a room of its own."""
-    if ":" in room or not settings.data_dir.is_dir() and not settings.config().database.url:
+    nothing_recorded = not settings.data_dir.is_dir() and not settings.config().database.url
+    if ":" in room or nothing_recorded:
         return None
     from bots.cli.rooms import open_store, resolve_room
     with open_store(settings) as store:

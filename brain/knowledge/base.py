@@ -94,8 +94,8 @@ class KnowledgeBase:
                 shutil.rmtree(manifest_dir)
             result = ingest(self.root, manifest_dir, self.options, paths)
             summary = IngestSummary(report=result.report)
-            vectors_lost = self.index.vectors_stale()
-            if result.chunks or result.deletes or result.report.manifest_reset or vectors_lost:
+            vectors_stale = self.index.vectors_stale()  # rows missing, or made by an older recipe
+            if result.chunks or result.deletes or result.report.manifest_reset or vectors_stale:
                 current = {} if result.report.manifest_reset else {c.id: c for c in self.index.lexical.chunks}
                 for chunk_id in result.deletes:
                     current.pop(chunk_id, None)

@@ -23,7 +23,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Model", "Candidate", "Backtest", "origins", "mase_scale", "backtest", "choose"]
+__all__ = ["Model", "Candidate", "Backtest", "origins", "naive_mae", "mase_scale", "backtest", "choose"]
 
 
 class Model(Protocol):
@@ -84,13 +84,16 @@ def origins(n: int, *, spacing: int, count: int, min_train: int) -> list[int]:
     return sorted(o for o in (n - k * step for k in range(1, count + 1)) if o >= min_train)
 
 
-def mase_scale(y: np.ndarray, lag: int) -> float:
-    """In-sample MAE of the ``lag``-step naive forecast (the MASE denominator); 1 when it is zero or unknown."""
-    if len(y) <= lag:
-        return 1.0
-    d = np.abs(y[lag:] - y[:-lag])
+def naive_mae(y: np.ndarray, lag: int) -> float:
+    """In-sample MAE of the ``lag``-step naive forecast (the MASE denominator); NaN when no pair is observed."""
+    d = np.abs(y[lag:] - y[:-lag]) if len(y) > lag else np.empty(0)
     d = d[~np.isnan(d)]
-    scale = float(d.mean()) if len(d) else 0.0
+    return float(d.mean()) if len(d) else math.nan
+
+
+def mase_scale(y: np.ndarray, lag: int) -> float:
+    """`naive_mae`, or 1 when it is zero or unknown: a backtest still ranks candidates by their raw errors."""
+    scale = naive_mae(y, lag)
     return scale if scale > 0 else 1.0
 
 

@@ -50,6 +50,7 @@ from typing import Sequence
 import numpy as np
 
 from brain.traffic.forecast import Forecaster
+from brain.traffic.forecast_selection import naive_mae
 
 __all__ = ["KEYS", "SeriesInfo", "read_series_csv", "write_series_csv", "evaluate_forecast",
            "calendar_seasons", "synthetic_hourly", "main"]
@@ -185,12 +186,6 @@ def _mae(actual: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.abs(actual[ok] - pred[ok]))) if ok.any() else math.nan
 
 
-def _scale(train: np.ndarray, lag: int) -> float:
-    d = np.abs(train[lag:] - train[:-lag])
-    d = d[~np.isnan(d)]
-    return float(d.mean()) if len(d) else math.nan
-
-
 def _last_valid(x: np.ndarray) -> float:
     ok = np.flatnonzero(~np.isnan(x))
     return float(x[ok[-1]])
@@ -239,7 +234,7 @@ def evaluate_forecast(path: str | Path, *, horizon: int, season: int, method: st
         filled = np.interp(idx, idx[ok], filled[ok])
     naive = np.full(horizon, _last_valid(train))
     snaive = np.resize(filled[-season:], horizon) if season > 1 else naive
-    scale = _scale(train, season)
+    scale = naive_mae(train, season)
     ok = ~np.isnan(test)
     coverage = float(np.mean((test[ok] >= fc.lower[ok]) & (test[ok] <= fc.upper[ok]))) if ok.any() else math.nan
     return {
