@@ -23,7 +23,11 @@ from adapters.commands import CommandSpec
 from adapters.model import Event, Reply
 from adapters.text import scrub_event
 
-__all__ = ["Adapter", "EventSink", "AdapterError", "SinkUnavailable"]
+__all__ = ["Adapter", "EventSink", "AdapterError", "SinkUnavailable", "REPLY_FLUSH_GRACE"]
+
+#: Seconds an adapter's stop lets its queued replies go out before dropping them. The runtime
+#: gives a whole stop one second more (`bots.runtime.adapter_stop`): the connection must close too.
+REPLY_FLUSH_GRACE = 2.0
 
 #: This process's mark in generated ids: its start time and pid (two processes may start in one second).
 _RUN = f"{int(time.time()):x}{os.getpid():x}"

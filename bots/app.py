@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -24,6 +24,7 @@ from bots.features.products import LiveProducts
 from bots.features.reports import LiveReports
 from bots.features.scheduler import ScheduleService
 from bots.features.traffic import LiveTraffic
+from bots.runtime.adapter_stop import stop_adapters
 from bots.runtime.brain_worker import BrainWorker
 from bots.runtime.builtin_commands import register_builtin
 from bots.runtime.config import Config
@@ -39,6 +40,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Runtime", "database_url", "configured_adapters", "discord_name", "NoAdapterError"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds answers in flight may take after a stop signal, the adapters stopped (an LLM answer).
+STOP_ANSWERING_GRACE = 30.0
+#: Seconds a second stop signal waits for the store to commit what it queued before the process exits.
+SECOND_SIGNAL_FLUSH = 5.0
 
 
 class NoAdapterError(RuntimeError):
@@ -132,6 +138,8 @@ class Runtime:
     dashboard: "DashboardServer | None" = None
     #: the audience graph's figures at the end of `serve` (people, ties, communities)
     audience_summary: dict[str, int] | None = None
+    #: adapters `serve` had to abandon (their platform did not let them stop): their tasks may never end
+    abandoned: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, config: Config, data_dir: Path) -> "Runtime":
@@ -187,37 +195,41 @@ class Runtime:
         return cls(config, data_dir, store, registry, router, brain, answering, products, schedule, audience,
                    traffic, moderation, metrics, dashboard)
 
-    async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True) -> None:
+    async def serve(self, adapters: Sequence[Adapter], *, handle_signals: bool = True,
+                    on_second_signal: "Callable[[int], None] | None" = None) -> None:
         """Run ``adapters`` until all end or a stop signal arrives; errors propagate after cleanup.
 
         The signal handlers are installed before the first await, so a signal while
         the room starts up is a graceful stop too; it never waits for the embedding
         model (`BrainWorker.abandon`): that load takes seconds and cannot be cut short.
+        Each adapter gets `STOP_DEADLINE` seconds to stop, then is abandoned (named in
+        ``self.abandoned``; the caller must not wait for its task). A second signal stops
+        waiting: the store is flushed and ``on_second_signal(128 + signal)`` is called (the
+        command line exits there); without it, adapters are abandoned at once and answers
+        in flight are not waited for.
         """
         loop = asyncio.get_running_loop()
         tasks: list[asyncio.Task[Any]] = []  # the adapters' runs (and the dashboard's wait), once started
-        stopping = False
-        stop_requested = asyncio.Event()
+        stop_requested, hurry = asyncio.Event(), asyncio.Event()
 
-        def request_stop() -> None:
-            nonlocal stopping
-            if stopping:  # a second signal: stop waiting for a graceful end
-                for task in tasks:
-                    task.cancel()
+        def request_stop(signum: int = 0) -> None:
+            if stop_requested.is_set():  # a second signal: stop waiting for a graceful end
+                hurry.set()
+                if on_second_signal is not None and signum:
+                    kept = self.store.flush(timeout=SECOND_SIGNAL_FLUSH)
+                    log.warning("second stop signal: exiting now%s", "" if kept else
+                                " (the store did not confirm its last writes in time)")
+                    on_second_signal(128 + signum)
                 return
-            stopping = True
             stop_requested.set()
             log.info("stop requested; shutting down adapters")
             self.brain.abandon()  # waiters give up now, not when the model has loaded (seconds)
-            if tasks:  # adapters not started yet (a signal during start-up) never will be
-                for adapter in adapters:
-                    loop.create_task(adapter.stop())
 
         installed: list[int] = []
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
-                    loop.add_signal_handler(sig, request_stop)
+                    loop.add_signal_handler(sig, request_stop, sig)
                     installed.append(sig)
                 except (NotImplementedError, RuntimeError):  # not the main thread, or no support
                     pass
@@ -228,7 +240,7 @@ class Runtime:
         for adapter in adapters:
             await adapter.register_commands(specs)
 
-        if not stopping and (self.answering is not None or self.products is not None):
+        if not stop_requested.is_set() and (self.answering is not None or self.products is not None):
             self.brain.start()  # load the knowledge base while the room warms up
         if self.schedule is not None:
             await self.schedule.start()
@@ -238,13 +250,14 @@ class Runtime:
         if self.dashboard is not None:
             await self.dashboard.start()
             log.warning("dashboard at %s", self.dashboard.url)  # shown on the console: where to log in
-        if not stopping:  # a signal during start-up: straight to the shutdown below
+        if not stop_requested.is_set():  # a signal during start-up: straight to the shutdown below
             tasks.extend(asyncio.create_task(a.run(), name=f"adapter:{a.name}") for a in adapters)
             if self.dashboard is not None:  # the dashboard serves until a stop signal, rooms or not
                 tasks.append(asyncio.create_task(stop_requested.wait(), name="dashboard"))
         try:
-            await self._serve_until_done(adapters, tasks, request_stop)
+            await self._serve_until_done(dict(zip(tasks, adapters)), tasks, stop_requested, hurry)
         finally:
+            stopped = stop_requested.is_set()
             if self.dashboard is not None:
                 await self.dashboard.stop()  # first: no decision may arrive while the rest drains
             retention.cancel()
@@ -257,9 +270,7 @@ class Runtime:
             if self.products is not None:
                 await self.products.drain()  # first: a recommendation may hand a question to answering
             if self.answering is not None:
-                # After a stop signal, answering gets a bounded grace period; a finished source
-                # (a replay) is answered completely.
-                await self.answering.drain(timeout=30.0 if stopping else None)
+                await self.answering.drain(timeout=self._answering_grace(stopped, hurry.is_set()))
             if self.moderation is not None:
                 await self.moderation.drain()  # pending reviews stay queued for the next start
             if self.audience is not None:
@@ -267,41 +278,63 @@ class Runtime:
             await self.brain.aclose()
             await asyncio.to_thread(self.store.flush)
 
-    async def _serve_until_done(self, adapters: Sequence[Adapter], tasks: list[asyncio.Task[Any]],
-                                request_stop: Callable[[], None]) -> None:
-        """Wait for the rooms to end; raise the first adapter failure (after stopping the rest).
+    def _answering_grace(self, stopped: bool, hurried: bool) -> float | None:
+        """How long answers in flight may take once the rooms are closed.
+
+        A finished source (a replay) is answered completely; after a stop signal answers get a
+        bounded grace; none when a second signal came or an adapter had to be abandoned (its
+        platform does not answer: their replies could not be posted anyway).
+        """
+        if not stopped:
+            return None
+        return 0.0 if hurried or self.abandoned else STOP_ANSWERING_GRACE
+
+    async def _serve_until_done(self, by_task: "dict[asyncio.Task[Any], Adapter]", tasks: list[asyncio.Task[Any]],
+                                stop_requested: asyncio.Event, hurry: asyncio.Event) -> None:
+        """Wait for the rooms to end or a stop signal; raise the first adapter failure (after stopping the rest).
 
         Rooms end on their own: a replayed file runs out, the console's input ends or its user
         types ``/quit``. What serves other rooms or people (the feed endpoint, the dashboard: the
-        tasks past ``adapters`` and the ``auxiliary`` adapters) then keeps serving until a stop
+        tasks past the adapters' and the ``auxiliary`` adapters) then keeps serving until a stop
         signal, unless a room's user asked to quit: a bot run as a service must not die because
         its console saw the end of its input, and ``/quit`` at the terminal still ends it all.
         """
-        loop = asyncio.get_running_loop()
-        by_task = dict(zip(tasks, adapters))
         rooms = {t for t, a in by_task.items() if not a.auxiliary}
         pending = set(tasks)
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            failed = [t for t in done if not t.cancelled() and t.exception() is not None]
-            if failed:
-                request_stop()
-                await asyncio.gather(*pending, return_exceptions=True)
-                raise failed[0].exception()  # type: ignore[misc]
-            if not done & rooms or pending & rooms:
-                continue
-            quit_by = [a.name for t, a in by_task.items() if t in done and a.quit_requested]
-            if quit_by or not pending:
-                for task in pending:  # what served the rooms ends with them
-                    if task in by_task:
-                        loop.create_task(by_task[task].stop())
-                    else:
-                        task.cancel()
-            else:
+        signalled = asyncio.ensure_future(stop_requested.wait())
+        try:
+            while pending and not stop_requested.is_set():
+                done, pending = await asyncio.wait(pending | {signalled}, return_when=asyncio.FIRST_COMPLETED)
+                pending.discard(signalled)
+                failed = [t for t in done if t is not signalled and not t.cancelled() and t.exception() is not None]
+                if failed:
+                    stop_requested.set()  # the rest stops as after a signal: bounded grace for answers
+                    await self._stop_all(by_task, pending, hurry)
+                    raise failed[0].exception()  # type: ignore[misc]
+                if stop_requested.is_set() or not done & rooms or pending & rooms:
+                    continue
+                quit_by = [a.name for t, a in by_task.items() if t in done and a.quit_requested]
+                if quit_by or not pending:
+                    break  # what served the rooms ends with them
                 closed = ", ".join(a.name for t, a in by_task.items() if t in rooms)
                 serving = sorted(by_task[t].name if t in by_task else t.get_name() for t in pending)
                 log.warning("%s: the room is closed (its input ended); the %s %s serving until Ctrl-C or SIGTERM",
                             closed, " and the ".join(serving), plural(len(serving), "keeps", "keep"))
+            await self._stop_all(by_task, pending, hurry)
+        finally:
+            signalled.cancel()
+        for task, adapter in by_task.items():  # failures while stopping: reported, the stop goes on
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning("%s: %s (while stopping)", adapter.name, task.exception())
+
+    async def _stop_all(self, by_task: "dict[asyncio.Task[Any], Adapter]", pending: "set[asyncio.Task[Any]]",
+                        hurry: asyncio.Event) -> None:
+        """Stop the adapters still running, each within its deadline; end the other tasks (the dashboard's wait)."""
+        for task in pending - by_task.keys():
+            task.cancel()
+        running = {by_task[t]: t for t in pending if t in by_task}
+        if running:
+            self.abandoned.extend(await stop_adapters(running, hurry=hurry))
 
     async def _retention_loop(self) -> None:
         """Apply ``retention`` now and every ``interval_hours`` (off the loop; a failure waits for the next)."""

@@ -43,15 +43,17 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any, Coroutine, Generic, Iterator, Literal, Sequence, TypeVar
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from adapters.base import Adapter, AdapterError
+from adapters.base import REPLY_FLUSH_GRACE, Adapter, AdapterError
 from adapters.commands import CommandSpec
 from adapters.discord import translate
 from adapters.discord.translate import ChannelInfo, Context, Ignored, RoleInfo, RolePolicy
+from adapters.library_logs import one_line_retries
 from adapters.model import CommandEvent, FeedbackEvent, Reply, Role, User
 from adapters.outbox import Budget, Outbox
 from adapters.shards import shard_count_problem, shard_ids_problem
@@ -60,6 +62,11 @@ from adapters.text import split_message
 __all__ = ["DiscordAdapter", "MAX_CHARS"]
 
 log = logging.getLogger(__name__)
+# discord.py logs each failed reconnect with its traceback: while the gateway is away, a line each.
+one_line_retries("discord.client", {"Attempting a reconnect in": "discord: no gateway connection; retrying in %.1f s"})
+one_line_retries("discord.shard", {
+    "Attempting a reconnect for shard": "discord: shard %s has no gateway connection; retrying in %.1f s",
+    "Failed to connect for shard_id": "discord: shard %s could not connect; retrying"})
 
 
 def _tolerant_json(text: str | bytes) -> Any:
@@ -84,7 +91,10 @@ MAX_CHARS = 2000  # Discord's message content limit
 _BUDGET_WINDOW = 5.0  # seconds; channel_budget counts messages in any such window
 _INTERACTION_TTL = 14 * 60.0  # interaction tokens live 15 minutes; keep a margin
 _INTERACTION_WAIT = 5.0  # how long a reply waits for discord.py's Interaction object
-_STOP_FLUSH = 3.0  # seconds stop() lets queued replies go out before closing
+_STOP_FLUSH = REPLY_FLUSH_GRACE  # seconds stop() lets queued replies go out before closing
+#: Failures of a background call that mean the platform could not be reached or did not answer.
+_NETWORK_ERRORS = (OSError, asyncio.TimeoutError, aiohttp.ClientError, discord.DiscordServerError)
+_CLOSE_GRACE = 0.5  # seconds the gateway connection gets to end once the client is closed
 _REMEMBERED = 10_000  # how many of our message ids we remember for feedback
 _IDENTIFY_WINDOW = 5.0  # seconds; Discord allows max_concurrency IDENTIFYs per window, one per bucket
 
@@ -500,6 +510,7 @@ class DiscordAdapter(Adapter):
         self._interaction_objects: _Recent[str, asyncio.Future[discord.Interaction]] = _Recent(1000)
         self._own: _Recent[str, str] = _Recent(_REMEMBERED)  # our message id → the id send() returned
         self._background: set[asyncio.Task[Any]] = set()
+        self._connecting: asyncio.Future[None] | None = None  # the gateway connection, reconnects included
         self._warned_content = False
 
     def __repr__(self) -> str:  # never the token
@@ -546,8 +557,14 @@ class DiscordAdapter(Adapter):
         await self._sync_commands()
         if self._stopping:
             return
+        self._connecting = asyncio.ensure_future(client.connect(reconnect=True))
         try:
-            await client.connect(reconnect=True)
+            await self._connecting
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # the run itself is cancelled
+                raise
+            return  # stop() cut the reconnect back-off short
         except discord.ConnectionClosed as exc:
             if exc.code == 4004:
                 raise AdapterError(_BAD_TOKEN) from None
@@ -563,6 +580,12 @@ class DiscordAdapter(Adapter):
             await asyncio.wait({asyncio.ensure_future(self._outbox.close())}, timeout=_STOP_FLUSH)
         if self._client is not None:
             await self._close_client(self._client)
+        connecting = self._connecting
+        if connecting is not None and not connecting.done():
+            # discord.py leaves its reconnect loop when closed, but not while asleep in its back-off
+            # (up to minutes while the gateway is unreachable): cut that sleep short.
+            await asyncio.wait({connecting}, timeout=_CLOSE_GRACE)
+            connecting.cancel()
 
     async def _close_client(self, client: discord.Client) -> None:
         for task in list(self._background):
@@ -579,8 +602,13 @@ class DiscordAdapter(Adapter):
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("discord: %s failed: %s", task.get_name(), task.exception(), exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        if isinstance(error, _NETWORK_ERRORS):  # the platform is away: expected, said in one line
+            log.warning("discord: %s failed: %s", task.get_name(), error or type(error).__name__)
+        else:
+            log.error("discord: %s failed: %s", task.get_name(), error, exc_info=error)
 
     # ---- slash commands --------------------------------------------------------------------
 

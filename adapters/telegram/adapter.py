@@ -39,8 +39,9 @@ from telegram import User as TgUser
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from adapters.base import Adapter, AdapterError
+from adapters.base import REPLY_FLUSH_GRACE, Adapter, AdapterError
 from adapters.commands import CommandSpec
+from adapters.library_logs import one_line_retries
 from adapters.model import Event, Reply, Role
 from adapters.outbox import Budget, Outbox
 from adapters.telegram.translate import (MAX_MESSAGE_CHARS, PLATFORM, Destination, OutgoingMessage,
@@ -51,6 +52,10 @@ from adapters.telegram.translate import (MAX_MESSAGE_CHARS, PLATFORM, Destinatio
 __all__ = ["TelegramAdapter"]
 
 log = logging.getLogger(__name__)
+# PTB's last getUpdates at shutdown fails while the server is away: a line, not a traceback.
+one_line_retries("telegram.ext.Updater", {"Error while calling `get_updates` one more time": (
+    "telegram: could not confirm the last updates to the Bot API server while stopping; "
+    "it may deliver them again at the next start")})
 
 T = TypeVar("T")
 
@@ -59,7 +64,10 @@ ALLOWED_UPDATES = ("message", "callback_query")
 #: Start-up calls (deleteWebhook) retried before a network problem fails ``run()``.
 BOOTSTRAP_RETRIES = 3
 #: Seconds ``run()`` lets queued replies go out after ``stop()`` before dropping them.
-SHUTDOWN_GRACE = 5.0
+SHUTDOWN_GRACE = REPLY_FLUSH_GRACE
+#: Seconds a getUpdates may take past its long-poll timeout, and to connect: also the bound on the
+#: last getUpdates PTB sends while stopping, so a server that stopped answering cannot hold the stop.
+GET_UPDATES_TIMEOUT = 2.0
 #: Seconds before retrying a private message to someone who has not started the bot.
 DM_RETRY_SECONDS = 600.0
 #: Seconds a failed ``getChatAdministrators`` is remembered (everyone a viewer meanwhile).
@@ -202,6 +210,7 @@ class TelegramAdapter(Adapter):
         reply waiting for its rate-limit turn never holds up the next update."""
         app = (Application.builder().token(token).base_url(base_url)
                .base_file_url(base_file_url or _file_url_for(base_url))
+               .get_updates_read_timeout(GET_UPDATES_TIMEOUT).get_updates_connect_timeout(GET_UPDATES_TIMEOUT)
                .concurrent_updates(True).job_queue(None).build())
         app.add_handler(TypeHandler(Update, self._on_update))
         app.add_error_handler(self._on_handler_error)
@@ -269,18 +278,29 @@ class TelegramAdapter(Adapter):
             raise AdapterError(f"telegram: webhook mode is not available: {exc}") from None
 
     async def _shut_down(self) -> None:
-        """Stop receiving, give queued replies a grace period, release callers of send(), close."""
+        """Stop receiving while queued replies get their grace period, release callers of send(), close.
+
+        The application is stopped even if this is cancelled half-way (the runtime's stop deadline):
+        otherwise leaving ``async with`` fails with "This Application is still running!".
+        """
         self._running = False
+        try:
+            await asyncio.gather(self._stop_receiving(), self._flush_outbox())
+        finally:
+            self._closed.set()
+            if self._app.running:
+                await self._app.stop()
+
+    async def _stop_receiving(self) -> None:
         updater = self._app.updater
         if updater is not None and updater.running:
             await updater.stop()
+
+    async def _flush_outbox(self) -> None:
         try:
             await asyncio.wait_for(self._outbox.close(), SHUTDOWN_GRACE)
         except asyncio.TimeoutError:
             log.warning("telegram: %d queued replies were not sent before shutdown", self._outbox.pending())
-        self._closed.set()
-        if self._app.running:
-            await self._app.stop()
 
     async def stop(self) -> None:
         self._stop_requested.set()

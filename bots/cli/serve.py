@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from types import FrameType
     from typing import NoReturn
 
+    from bots.app import Runtime
+
 __all__ = ["run", "serve"]
 
 
@@ -36,7 +38,10 @@ def run(settings: Settings, role: str) -> None:
 
     Ctrl-C (SIGINT) or SIGTERM stops it gracefully within seconds, with exit
     code 0, whenever it comes (also while it starts or loads the knowledge
-    base); everything said is kept. With ``--role ingress`` and ``--role worker``
+    base, or when a platform's server no longer answers: an adapter that has
+    not stopped after 3 s is left behind); everything said is kept. A second
+    signal exits at once once the store has written what it holds (exit code
+    130 after Ctrl-C, 143 after SIGTERM). With ``--role ingress`` and ``--role worker``
     the rooms are spread over processes through Redis (README, "When one machine
     is not enough").
     """
@@ -76,11 +81,13 @@ def _serve_role(settings: Settings, role: str) -> None:
             raise click.ClickException(str(exc)) from None
         try:
             if role == "ingress":
-                await serve_ingress(runtime, adapters, redis, config.distributed)
+                stats = await serve_ingress(runtime, adapters, redis, config.distributed)
+                runtime.abandoned.extend(stats.abandoned)
             else:
                 await serve_worker(runtime, redis, config.distributed)
         finally:
             await redis.aclose()  # type: ignore[attr-defined]
+        _leave_if_abandoned(runtime)
 
     try:
         asyncio.run(main())
@@ -147,14 +154,31 @@ def _serve(settings: Settings) -> None:
     except NoAdapterError as exc:
         raise click.ClickException(str(exc)) from None
     runtime = settings.runtime()
+
+    async def serve_then_leave() -> None:
+        await runtime.serve(adapters, on_second_signal=_exit_now)
+        _leave_if_abandoned(runtime)
+
     try:
-        asyncio.run(runtime.serve(adapters))
+        asyncio.run(serve_then_leave())
     except (AdapterError, OSError) as exc:  # OSError: the dashboard's port is taken
         raise click.ClickException(str(exc)) from None
     finally:
         runtime.close()
         if runtime.brain.busy:  # stopped while the model loads: do not wait for it at exit
             _exit_leaving_the_load(sys.exc_info()[1])  # in a finally: the error on its way out, if any
+
+
+def _leave_if_abandoned(runtime: "Runtime") -> None:
+    """Exit now (exit code 0: the stop was graceful for everything else) if an adapter was abandoned.
+
+    Its task may ignore cancellation (a library waiting on a server that never answers), and
+    ``asyncio.run`` would wait for it for ever while cleaning up. The runtime has drained and
+    flushed everything it could; closing it commits the store.
+    """
+    if runtime.abandoned:
+        runtime.close()
+        _exit_now(0)
 
 
 def _exit_leaving_the_load(error: BaseException | None) -> "NoReturn":
@@ -172,6 +196,12 @@ def _exit_leaving_the_load(error: BaseException | None) -> "NoReturn":
     elif error is not None:
         sys.excepthook(type(error), error, error.__traceback__)
         code = EXIT_RUNTIME
+    _exit_now(code)
+
+
+def _exit_now(code: int) -> "NoReturn":
+    """End the process with ``code`` after flushing the log and the output, without the interpreter's
+    clean-up (it would wait for threads and tasks that may never end). The store is the caller's."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
 from adapters.base import Adapter, SinkUnavailable
@@ -45,6 +45,8 @@ class IngressStats:
     duplicate_replies: int = 0
     bad_replies: int = 0
     send_errors: int = 0
+    #: adapters that did not stop within their deadline (`bots.runtime.adapter_stop`): their tasks may never end
+    abandoned: list[str] = field(default_factory=list)
 
 
 class IngressSink:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from bots.distributed.ingress import IngressSink, IngressStats, ReplyPump
 from bots.distributed.streams import StreamLayout
 from bots.distributed.worker import Worker
+from bots.runtime.adapter_stop import stop_adapters
 
 if TYPE_CHECKING:  # pragma: no cover
     from adapters.base import Adapter
@@ -31,10 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["serve_ingress", "serve_worker", "layout_of", "connect", "redis_address"]
 
 log = logging.getLogger(__name__)
-
-#: How long an adapter may take to stop before it is left behind (issue 19's rule, here too).
-STOP_DEADLINE = 5.0
-
 
 def layout_of(section: "DistributedSection") -> StreamLayout:
     return StreamLayout(prefix=section.prefix, partitions=section.partitions)
@@ -102,14 +99,7 @@ async def serve_ingress(runtime: "Runtime", adapters: Sequence["Adapter"], redis
         await asyncio.wait([*runs, stopper], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
         log.info("ingress: stopping adapters")
-        stopping = [asyncio.create_task(a.stop()) for a in adapters]
-        await asyncio.wait([*stopping, *runs, asyncio.create_task(hard.wait())], timeout=STOP_DEADLINE,
-                           return_when=asyncio.ALL_COMPLETED)
-        for adapter, task in zip(adapters, runs):
-            if not task.done():
-                log.warning("ingress: adapter %s did not stop within %.0f s; leaving it", adapter.name,
-                            STOP_DEADLINE)
-                task.cancel()
+        stats.abandoned = await stop_adapters(dict(zip(adapters, runs)), hurry=hard)
     finally:
         pump.cancel()
         stopper.cancel()
