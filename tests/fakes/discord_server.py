@@ -181,10 +181,13 @@ class FakeDiscord:
         self._ids = itertools.count(1)
         self._seq = 0
         self._sockets: list[web.WebSocketResponse] = []
+        self._connections: dict[web.WebSocketResponse, Any] = {}  # socket → its transport, for `kill`
         self._shard: dict[web.WebSocketResponse, tuple[int, int]] = {}  # socket → (shard id, count)
         self._session_shard: dict[str, tuple[int, int]] = {}  # session id → (shard id, count), for RESUME
         self._sessions = 0  # READY or RESUMED sent
         self._session_change = asyncio.Condition()
+        self._hanging = asyncio.Event()
+        self._released = asyncio.Event()  # set at close: stalled requests end instead of waiting for ever
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -200,7 +203,15 @@ class FakeDiscord:
         self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
 
+    async def kill(self) -> None:
+        """The server process dies: the listener closes and every gateway connection is reset, no close frame."""
+        self._released.set()
+        for transport in list(self._connections.values()):
+            transport.abort()
+        await self.__aexit__(None, None, None)
+
     async def __aexit__(self, *exc: Any) -> None:
+        self._released.set()
         for ws in list(self._sockets):
             await ws.close()
         if self._runner is not None:
@@ -239,6 +250,18 @@ class FakeDiscord:
         for ws in list(self._sockets):
             await ws.close(code=code)
 
+    def hang(self) -> None:
+        """From now on nothing is answered: REST requests wait for ever, the gateway stops reading (no
+        heartbeat ACK, no reply to a close frame) yet keeps its connections open: a stalled server."""
+        self._hanging.set()
+
+    async def _stalled(self) -> bool:
+        """After `hang`: wait until the server closes, then True (the caller gives up on the request)."""
+        if not self._hanging.is_set():
+            return False
+        await self._released.wait()
+        return True
+
     def posted(self, path_prefix: str = "/channels/") -> list[Recorded]:
         """Recorded POSTs under ``path_prefix`` (default: channel messages)."""
         return [r for r in self.requests if r.method == "POST" and r.path.startswith(path_prefix)]
@@ -270,6 +293,8 @@ class FakeDiscord:
                             headers={"Content-Type": "application/json"})
 
     async def _record(self, request: web.Request) -> Recorded:
+        if await self._stalled():
+            raise web.HTTPBadGateway()
         body = await request.read()
         path = unquote(request.path.removeprefix("/api/v10"))
         rec = Recorded(request.method, path, json.loads(body) if body else None, time.monotonic(),
@@ -352,15 +377,19 @@ class FakeDiscord:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
+        self._connections[ws] = request.transport
         try:
             await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms},
                                           "s": None, "t": None}))
             async for msg in ws:
+                if await self._stalled():  # a client's close frame included
+                    break
                 if msg.type is not WSMsgType.TEXT:
                     break
                 await self._on_client_frame(ws, json.loads(msg.data))
         finally:
             self._sockets.remove(ws)
+            self._connections.pop(ws, None)
             self._shard.pop(ws, None)
         return ws
 

@@ -108,6 +108,9 @@ class FakeTelegram:
         self._arrived = asyncio.Event()
         self._failures: list[str] = []
         self._closing = False
+        self._hanging = asyncio.Event()
+        self._in_flight: set[Any] = set()  # transports of requests being handled, for `kill`
+        self._released = asyncio.Event()  # set at close: stalled requests end (with 502) instead of for ever
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._methods: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
@@ -139,6 +142,12 @@ class FakeTelegram:
         """The next ``count`` getUpdates calls fail: ``"502"`` Bad Gateway or ``"drop"`` (connection reset)."""
         self._failures.extend([mode] * count)
 
+    def hang(self) -> None:
+        """From now on the server accepts requests and never answers them (long polls in flight too):
+        a Bot API server that stalled, or a network path that drops everything past the handshake."""
+        self._hanging.set()
+        self._arrived.set()
+
     def calls(self, method: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method]
 
@@ -158,8 +167,16 @@ class FakeTelegram:
         self._port = self._runner.addresses[0][1]
         return self
 
+    async def kill(self) -> None:
+        """The server process dies: the listener closes and requests in flight (long polls) are reset."""
+        self._released.set()
+        for transport in list(self._in_flight):
+            transport.abort()
+        await self.__aexit__(None, None, None)
+
     async def __aexit__(self, *exc: Any) -> None:
         self._closing = True
+        self._released.set()
         self._arrived.set()  # pending long polls answer now, so the server closes at once
         if self._runner is not None:
             await self._runner.cleanup()
@@ -175,9 +192,19 @@ class FakeTelegram:
         return params
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self._in_flight.add(request.transport)
+        try:
+            return await self._answer(request)
+        finally:
+            self._in_flight.discard(request.transport)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         params = await self._params(request)
         self.requests.append(RecordedRequest(method, params, time.monotonic()))
+        if self._hanging.is_set():
+            await self._released.wait()  # never answered while the server runs
+            return _error(502, "Bad Gateway")
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         handler = self._methods.get(method)
@@ -217,12 +244,16 @@ class FakeTelegram:
         offset = int(params.get("offset") or 0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         deadline = time.monotonic() + float(params.get("timeout") or 0)
-        while not self._updates and not self._closing and (remaining := deadline - time.monotonic()) > 0:
+        while (not self._updates and not self._closing and not self._hanging.is_set()
+               and (remaining := deadline - time.monotonic()) > 0):
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
             except asyncio.TimeoutError:
                 break
+        if self._hanging.is_set():
+            await self._released.wait()  # a long poll in flight when the server stalled never ends either
+            raise _ApiError(502, "Bad Gateway")
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]
 
