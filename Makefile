@@ -44,6 +44,7 @@ bench: setup  ## run the benchmarks and print their figures (see bench/RESULTS.m
 	$(BIN)/python bench/_interactions_data.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/robustness.py
+	$(BIN)/python bench/stop_deadline.py --baseline b7c5d3f
 	$(MAKE) bench-answers
 
 SHARED_DATA ?= ../shared/data

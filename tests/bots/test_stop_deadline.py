@@ -2,220 +2,28 @@
 
 Issue 19: a Telegram bot whose Bot API server had gone away ran for hours after SIGTERM.
 Each test runs real bots (``python -m bots.cli run``, console off) against the loopback
-Telegram or Discord server, lets a command be answered and one more line be received,
-then breaks the server in one of three ways and sends SIGTERM:
-
-- killed: the server is closed (connections refused) a moment before the signal;
-- hanging: the server accepts requests and answers none, long polls and gateway included;
-- reconnecting: the server has been gone for seconds, so the bot is in its retry back-off.
-
-The process must exit with code 0 within 5 s, with both received lines and the reply in its
-database. A second SIGTERM exits at once (code 143) after flushing the store. The bots of one
-platform run side by side (a test's wall time is one bot's, not three).
+Telegram or Discord server (the scenarios: `tests/stop_scenarios.py`). The process must exit
+with code 0 within 5 s, with both received lines and the reply in its database. A second
+SIGTERM exits at once (code 143) after flushing the store. The bots of one platform run side
+by side (a test's wall time is one bot's, not four).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import signal
-import sqlite3
-import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fakes.discord_server import VIEWER_ID, FakeDiscord, message_payload  # noqa: E402
-from fakes.telegram_server import FakeTelegram, group, message_update, user  # noqa: E402
+from stop_scenarios import COMMAND, LAST_LINE, Bot, Discord, Telegram, run_scenarios  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 #: What the issue asks for (a service manager's stop timeout is 10 s).
 STOP_WITHIN = 5.0
-#: A command the bot answers without its knowledge base (no model, no index: quick to start), then a chat line.
-COMMAND, LAST_LINE = "/help", "thanks, see you tonight"
-#: Seconds between breaking the server and the signal; "reconnecting" leaves the bot in its back-off.
-BROKEN_FOR = {"killed": 0.5, "hanging": 0.5, "reconnecting": 4.0, "second-signal": 0.5}
-
-
-async def until(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-class Telegram:
-    """A loopback Bot API server and what a bot against it needs."""
-
-    name = "telegram"
-
-    def __init__(self) -> None:
-        self.fake = FakeTelegram()
-        self._ids = iter(range(1, 1000))
-
-    async def start(self) -> None:
-        await self.fake.__aenter__()
-
-    def adapter_config(self) -> dict[str, Any]:
-        return {"telegram": {"enabled": True, "token": self.fake.token, "base_url": self.fake.base_url}}
-
-    async def connected(self) -> None:
-        await until(lambda: self.fake.calls("getUpdates"), "the first getUpdates")
-
-    async def say(self, text: str) -> None:
-        self.fake.push_update(message_update(group(-1001), user(100, "Vic"), text, message_id=next(self._ids)))
-
-    def replied(self) -> bool:
-        return bool(self.fake.sent)
-
-    async def received_all(self) -> None:
-        await until(lambda: self.fake.pending_updates == 0, "the bot to confirm its updates", timeout=15)
-
-    async def kill(self) -> None:
-        await self.fake.kill()
-
-    async def hang(self) -> None:
-        self.fake.hang()
-
-    async def close(self) -> None:
-        await self.fake.__aexit__(None, None, None)
-
-
-class Discord:
-    """A loopback Discord (REST and gateway) and what a bot against it needs."""
-
-    name = "discord"
-
-    def __init__(self) -> None:
-        self.fake = FakeDiscord()
-        self._said: list[str] = []
-
-    async def start(self) -> None:
-        await self.fake.__aenter__()
-
-    def adapter_config(self) -> dict[str, Any]:
-        return {"discord": {"enabled": True, "token": self.fake.token, "api_base": self.fake.api_base,
-                            "gateway_url": self.fake.gateway_url}}
-
-    async def connected(self) -> None:
-        await self.fake.wait_sessions(1, timeout=60)
-
-    async def say(self, text: str) -> None:
-        await self.fake.push_event("MESSAGE_CREATE", message_payload(text, author=VIEWER_ID, name="vic", roles=()))
-
-    def replied(self) -> bool:
-        return bool(self.fake.posted())
-
-    async def received_all(self) -> None:
-        await asyncio.sleep(0.5)  # sent on the open gateway connection: the bot has it; give it time to record
-
-    async def kill(self) -> None:
-        await self.fake.kill()
-
-    async def hang(self) -> None:
-        self.fake.hang()
-
-    async def close(self) -> None:
-        await self.fake.__aexit__(None, None, None)
-
-
-@dataclass
-class Bot:
-    """One `liveroom run` process against its own loopback server, and how its stop went."""
-
-    scenario: str
-    server: Telegram | Discord
-    home: Path
-    proc: subprocess.Popen[bytes] | None = None
-    stopped_in: float | None = None
-    log: list[str] = field(default_factory=list)
-
-    def launch(self) -> None:
-        self.home.mkdir(parents=True)
-        config = self.home / "config.yaml"
-        config.write_text(json.dumps({  # JSON is YAML
-            "adapters": {"console": {"enabled": False}, **self.server.adapter_config()},
-            "answers": {"enabled": False}, "products": {"enabled": False}, "schedule": {"enabled": False},
-            "logging": {"level": "INFO"},
-        }))
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "bots.cli", "--config", str(config),
-                                      "--data-dir", str(self.home / "d"), "run"], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=(self.home / "stderr.txt").open("wb"))
-
-    async def break_server(self) -> None:
-        if self.scenario == "hanging" or self.scenario == "second-signal":
-            await self.server.hang()
-        else:
-            await self.server.kill()
-
-    async def stop(self, *, second_after: float | None = None) -> None:
-        assert self.proc is not None
-        signalled = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        if second_after is not None:
-            await asyncio.sleep(second_after)
-            self.proc.send_signal(signal.SIGTERM)
-        while self.proc.poll() is None and time.monotonic() - signalled < 20:
-            await asyncio.sleep(0.02)
-        self.stopped_in = time.monotonic() - signalled
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stored(self) -> list[tuple[str, str, str]]:
-        with sqlite3.connect(self.home / "d" / "liveroom.db") as conn:
-            return conn.execute("select direction, kind, text from events order by id").fetchall()
-
-    def stderr(self) -> str:
-        return (self.home / "stderr.txt").read_text(errors="replace")
-
-
-async def run_scenarios(tmp_path: Path, platform: Callable[[], Telegram | Discord],
-                        scenarios: list[str]) -> list[Bot]:
-    """Start one bot per scenario, side by side; answer a command, receive one more line, break, SIGTERM."""
-    bots = [Bot(s, platform(), tmp_path / s) for s in scenarios]
-    try:
-        for bot in bots:
-            await bot.server.start()
-            bot.launch()
-        for bot in bots:
-            await bot.server.connected()
-            await bot.server.say(COMMAND)
-        for bot in bots:
-            await until(bot.server.replied, f"{bot.scenario}: the reply to {COMMAND}")
-            await bot.server.say(LAST_LINE)
-        for bot in bots:
-            await bot.server.received_all()
-        await _each(bots, lambda bot: bot.break_server())
-        await _each(bots, _stop_after_breaking)
-        return bots
-    finally:
-        for bot in bots:
-            if bot.proc is not None and bot.proc.poll() is None:
-                bot.proc.kill()
-                bot.proc.wait()
-            if bot.scenario in ("hanging", "second-signal"):
-                await bot.server.close()
-
-
-async def _each(bots: list[Bot], step: Callable[[Bot], Awaitable[None]]) -> None:
-    await asyncio.gather(*(step(bot) for bot in bots))
-
-
-async def _stop_after_breaking(bot: Bot) -> None:
-    await asyncio.sleep(BROKEN_FOR[bot.scenario])
-    await bot.stop(second_after=0.3 if bot.scenario == "second-signal" else None)
 
 
 def assert_stopped_and_kept(bot: Bot, *, code: int = 0, within: float = STOP_WITHIN) -> None:
