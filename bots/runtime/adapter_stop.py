@@ -52,10 +52,10 @@ async def stop_adapters(runs: Mapping["Adapter", "asyncio.Task[Any]"], *, deadli
     abandoned = []
     for adapter, task in late.items():
         if task.done():
-            log.warning("%s: did not stop within %.0f s (its platform does not answer?); cancelled",
+            log.warning("%s: did not stop within %g s (its platform does not answer?); cancelled",
                         adapter.name, deadline)
         else:
-            log.warning("%s: did not stop within %.0f s, nor when cancelled (its platform does not answer?); "
+            log.warning("%s: did not stop within %g s, nor when cancelled (its platform does not answer?); "
                         "abandoned", adapter.name, deadline)
             abandoned.append(adapter.name)
     for adapter, stopping in stops.items():
