@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 
+import sqlalchemy as sa
+
 from adapters.base import Adapter
-from adapters.model import Reply
-from bots.runtime.adapter_stop import CANCEL_GRACE, stop_adapters
+from adapters.model import MessageEvent, Reply, Role, Room, User
+from bots.app import Runtime
+from bots.runtime.adapter_stop import CANCEL_GRACE, STOP_DEADLINE, stop_adapters
+from bots.runtime.config import Config
+from brain.store.schema import events
 
 
 class Platform(Adapter):
@@ -110,3 +116,64 @@ async def test_runs_already_over_need_no_wait():
     await ended.stop()
     await runs[ended]
     assert await stop_adapters(runs, deadline=0.0) == []
+
+
+# ---- the runtime: a stop signal with a platform that never lets its adapter stop ------------------------
+
+
+class Receiving(Platform):
+    """Receives one chat line, then serves until stopped (or, stuck and stubborn, for ever)."""
+
+    async def run(self) -> None:
+        await self.emit(MessageEvent(event_id="m1", room=Room(self.platform, "r"), text="hello from a viewer",
+                                     author=User(self.platform, "u1", "Vic", Role.VIEWER)))
+        await super().run()
+
+
+async def _serve_and_signal(runtime: Runtime, adapter: Receiving, *signals_at: float,
+                            on_second_signal=None) -> float:
+    """Serve ``adapter`` and send SIGTERM to this process at each time; the seconds from the first to the end."""
+    loop = asyncio.get_running_loop()
+    serving = asyncio.create_task(runtime.serve([adapter], on_second_signal=on_second_signal))
+    await asyncio.sleep(0.3)  # the room is up, the line received
+    assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None), "the runtime handles SIGTERM"
+    started = time.monotonic()
+    for at in signals_at:
+        loop.call_later(at, signal.raise_signal, signal.SIGTERM)
+    await asyncio.wait_for(serving, 10)
+    return time.monotonic() - started
+
+
+def _stored(runtime: Runtime) -> list[str]:
+    with runtime.store.engine.connect() as conn:
+        return [row.text for row in conn.execute(sa.select(events.c.text).where(events.c.direction == "in"))]
+
+
+async def test_sigterm_abandons_an_adapter_that_cannot_stop_and_keeps_what_it_received(data_dir, caplog):
+    runtime = Runtime.build(Config(answers={"enabled": False}, products={"enabled": False},
+                                   schedule={"enabled": False}), data_dir)
+    stubborn = Receiving("telegram", stuck=True, stubborn=True)
+    try:
+        took = await _serve_and_signal(runtime, stubborn, 0.0)
+        assert took < STOP_DEADLINE + CANCEL_GRACE + 1.0
+        assert runtime.abandoned == ["telegram"]
+        assert "telegram: did not stop within 3 s, nor when cancelled" in caplog.text
+        assert _stored(runtime) == ["hello from a viewer"]
+    finally:
+        stubborn.release.set()
+        runtime.close()
+
+
+async def test_a_second_sigterm_flushes_the_store_and_hands_over_at_once(data_dir):
+    runtime = Runtime.build(Config(answers={"enabled": False}, products={"enabled": False},
+                                   schedule={"enabled": False}), data_dir)
+    stubborn = Receiving("discord", stuck=True, stubborn=True)
+    exits: list[int] = []
+    try:
+        took = await _serve_and_signal(runtime, stubborn, 0.0, 0.2, on_second_signal=exits.append)
+        assert exits == [128 + signal.SIGTERM]
+        assert took < 0.2 + CANCEL_GRACE + 0.5  # no 3 s deadline waited for: the second signal hurried it
+        assert _stored(runtime) == ["hello from a viewer"]  # flushed before the hand-over
+    finally:
+        stubborn.release.set()
+        runtime.close()
