@@ -257,26 +257,31 @@ class Runtime:
         try:
             await self._serve_until_done(dict(zip(tasks, adapters)), tasks, stop_requested, hurry)
         finally:
-            stopped = stop_requested.is_set()
-            if self.dashboard is not None:
-                await self.dashboard.stop()  # first: no decision may arrive while the rest drains
-            retention.cancel()
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-            if self.schedule is not None:
-                await self.schedule.shutdown()
-            if self.traffic is not None:
-                await self.traffic.drain()
-            if self.products is not None:
-                await self.products.drain()  # first: a recommendation may hand a question to answering
-            if self.answering is not None:
-                await self.answering.drain(timeout=self._answering_grace(stopped, hurry.is_set()))
-            if self.moderation is not None:
-                await self.moderation.drain()  # pending reviews stay queued for the next start
-            if self.audience is not None:
-                self.audience_summary = await self.audience.drain()
-            await self.brain.aclose()
-            await asyncio.to_thread(self.store.flush)
+            try:
+                await self._shut_down(stopped=stop_requested.is_set(), hurried=hurry.is_set(), retention=retention)
+            finally:  # only now: a second signal while the rest drains must still end the process at once
+                for sig in installed:
+                    loop.remove_signal_handler(sig)
+
+    async def _shut_down(self, *, stopped: bool, hurried: bool, retention: "asyncio.Task[None]") -> None:
+        """Drain every feature in order once the adapters have stopped, then flush the store."""
+        if self.dashboard is not None:
+            await self.dashboard.stop()  # first: no decision may arrive while the rest drains
+        retention.cancel()
+        if self.schedule is not None:
+            await self.schedule.shutdown()
+        if self.traffic is not None:
+            await self.traffic.drain()
+        if self.products is not None:
+            await self.products.drain()  # first: a recommendation may hand a question to answering
+        if self.answering is not None:
+            await self.answering.drain(timeout=self._answering_grace(stopped, hurried))
+        if self.moderation is not None:
+            await self.moderation.drain()  # pending reviews stay queued for the next start
+        if self.audience is not None:
+            self.audience_summary = await self.audience.drain()
+        await self.brain.aclose()
+        await asyncio.to_thread(self.store.flush)
 
     def _answering_grace(self, stopped: bool, hurried: bool) -> float | None:
         """How long answers in flight may take once the rooms are closed.
