@@ -68,6 +68,8 @@ SHUTDOWN_GRACE = REPLY_FLUSH_GRACE
 #: Seconds a getUpdates may take past its long-poll timeout, and to connect: also the bound on the
 #: last getUpdates PTB sends while stopping, so a server that stopped answering cannot hold the stop.
 GET_UPDATES_TIMEOUT = 2.0
+#: Seconds the updater gets to end its polling at stop; a poll is cancelled at once, a back-off sleep is not.
+POLLING_STOP_GRACE = 1.0
 #: Seconds before retrying a private message to someone who has not started the bot.
 DM_RETRY_SECONDS = 600.0
 #: Seconds a failed ``getChatAdministrators`` is remembered (everyone a viewer meanwhile).
@@ -292,9 +294,16 @@ class TelegramAdapter(Adapter):
                 await self._app.stop()
 
     async def _stop_receiving(self) -> None:
+        """Stop polling; cut PTB short if it is asleep in its retry back-off (up to 30 s while the
+        server is away: that sleep does not watch the stop request)."""
         updater = self._app.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+        if updater is None or not updater.running:
+            return
+        try:
+            await asyncio.wait_for(updater.stop(), POLLING_STOP_GRACE)
+        except asyncio.TimeoutError:
+            log.info("telegram: polling did not end within %g s of the stop (retrying an unreachable server?); "
+                     "cut short", POLLING_STOP_GRACE)
 
     async def _flush_outbox(self) -> None:
         try:
