@@ -2,8 +2,9 @@
 
 Real processes (`python -m bots.cli run`, console off, answering off) against the loopback Telegram
 and Discord servers of tests/fakes, one bot at a time, each scenario of tests/stop_scenarios.py:
-the server killed, hanging (accepts, never answers), the bot reconnecting (server gone for 4 s),
-and a second SIGTERM 0.3 s after the first. Measured: seconds from the (first) SIGTERM to the exit,
+the server killed, hanging (accepts, never answers), the bot reconnecting (server gone for 4 s, and
+for 40 s), and a second SIGTERM 0.3 s after the first. A bot still running 20 s after the signal is
+killed (reported as 20 s, exit -9). Measured: seconds from the (first) SIGTERM to the exit,
 the exit code, and whether both received lines and the reply are in the database.
 
 ``--baseline REV`` runs the same scenarios with the bot from a git checkout of REV (the code before

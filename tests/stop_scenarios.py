@@ -5,7 +5,8 @@ Shared by `tests/bots/test_stop_deadline.py` (the 5 s bound on every CI run) and
 
 - killed: the server dies (listener closed, connections reset) a moment before SIGTERM;
 - hanging: the server accepts requests and answers none, long polls and gateway included;
-- reconnecting: the server has been gone for seconds, so the bot is in its retry back-off;
+- reconnecting: the server has been gone for 4 s, so the bot is in its retry back-off;
+- long-outage: gone for 40 s (the back-off has grown: 30 s for PTB, minutes for discord.py);
 - second-signal: hanging, and a second SIGTERM 0.3 s after the first.
 
 Each bot answers a command, receives one more line, then its server is broken and it gets SIGTERM.
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: A command the bot answers without its knowledge base (no model, no index: quick to start), then a chat line.
 COMMAND, LAST_LINE = "/help", "thanks, see you tonight"
 #: Seconds between breaking the server and the signal; "reconnecting" leaves the bot in its back-off.
-BROKEN_FOR = {"killed": 0.5, "hanging": 0.5, "reconnecting": 4.0, "second-signal": 0.5}
+BROKEN_FOR = {"killed": 0.5, "hanging": 0.5, "reconnecting": 4.0, "second-signal": 0.5, "long-outage": 40.0}
 SCENARIOS = tuple(BROKEN_FOR)
 
 
