@@ -177,3 +177,31 @@ async def test_a_second_sigterm_flushes_the_store_and_hands_over_at_once(data_di
     finally:
         stubborn.release.set()
         runtime.close()
+
+
+async def test_the_ingress_abandons_an_adapter_that_cannot_stop(data_dir, redis_server, caplog):
+    """The distributed ingress holds the platform connections: the same deadline applies there."""
+    import redis.asyncio as aioredis
+
+    from bots.distributed.roles import serve_ingress
+    from bots.runtime.config import DistributedSection
+
+    runtime = Runtime.build(Config(answers={"enabled": False}, products={"enabled": False},
+                                   schedule={"enabled": False}), data_dir)
+    stubborn = Receiving("telegram", stuck=True, stubborn=True)
+    redis = aioredis.from_url(redis_server.url)
+    section = DistributedSection(redis_url=redis_server.url, partitions=2)
+    try:
+        serving = asyncio.create_task(serve_ingress(runtime, [stubborn], redis, section))
+        await asyncio.sleep(0.3)  # the line is in its room's stream
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None), "the ingress handles SIGTERM"
+        started = time.monotonic()
+        signal.raise_signal(signal.SIGTERM)
+        stats = await asyncio.wait_for(serving, 10)
+        assert time.monotonic() - started < STOP_DEADLINE + CANCEL_GRACE + 1.0
+        assert stats.abandoned == ["telegram"] and stats.events == 1
+        assert "telegram: did not stop within 3 s, nor when cancelled" in caplog.text
+    finally:
+        stubborn.release.set()
+        await redis.aclose()
+        runtime.close()
