@@ -65,6 +65,53 @@ def _no_network():
     socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _each_batch_encoded_once():
+    """Every bot a test builds embeds its knowledge base's candidate answers with the multilingual USE
+    (``answers.reader``) as it loads: the same texts in the same batch each time, ~0.5 s of numpy per bot,
+    for a few hundred bots a run. The encoder is deterministic (a batch gives the same bits every time),
+    so this process encodes a batch once and hands out copies: every test gets, bit for bit, what the
+    encoder gives. ``LIVEROOM_TEST_ENCODE=verify`` encodes every batch anyway and fails the run if a batch
+    ever came out different; ``=always`` turns the memo off. Bots in other processes are not affected."""
+    import threading
+    from collections import OrderedDict
+
+    import numpy as np
+
+    from brain.retrieval.embedders import UniversalSentenceEncoder
+
+    mode = os.environ.get("LIVEROOM_TEST_ENCODE", "once")
+    if mode == "always":
+        yield
+        return
+    encode = UniversalSentenceEncoder.embed
+    done: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+    lock = threading.Lock()
+    differed: list[tuple[str, ...]] = []
+
+    def embed(self: UniversalSentenceEncoder, texts: Any) -> np.ndarray:
+        key = (self.threads, *texts)
+        with lock:
+            vectors = done.get(key)
+            if vectors is not None:
+                done.move_to_end(key)
+        if vectors is None or mode == "verify":
+            fresh = encode(self, texts)
+            if vectors is not None and not np.array_equal(vectors, fresh):
+                differed.append(tuple(texts))
+            vectors = fresh
+            with lock:
+                done[key] = fresh
+                if len(done) > 2048:
+                    done.popitem(last=False)
+        return vectors.copy()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(UniversalSentenceEncoder, "embed", embed)
+        yield
+    assert not differed, f"the USE encoded {len(differed)} batches differently the second time: {differed[:3]}"
+
+
 def write_log(path: Path, n: int, *, start: int = 0, bad_every: int = 0) -> Path:
     """A JSON Lines chat log of ``n`` numbered messages in room ``bench`` (every ``bad_every``-th line broken)."""
     import json
