@@ -310,9 +310,9 @@ def loopback() -> Any:
 
 @pytest.fixture(scope="session")
 def postgres_cluster():
-    """A throw-away PostgreSQL cluster on loopback for the whole run."""
+    """A throw-away PostgreSQL cluster on loopback for the whole run (in RAM where there is room)."""
     servers = loopback()
-    cluster = start_or_skip(servers.PostgresCluster(), servers.PostgresUnavailable, "PostgreSQL",
+    cluster = start_or_skip(servers.PostgresCluster(in_ram=True), servers.PostgresUnavailable, "PostgreSQL",
                             "LIVEROOM_REQUIRE_POSTGRES")
     yield cluster
     cluster.stop()
