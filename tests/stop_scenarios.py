@@ -50,7 +50,25 @@ async def until(condition: Callable[[], Any], what: str, timeout: float = 60.0) 
         await asyncio.sleep(0.05)
 
 
-class Telegram:
+class Loopback:
+    """What every loopback server offers a scenario: start, die, stall, close."""
+
+    fake: FakeTelegram | FakeDiscord
+
+    async def start(self) -> None:
+        await self.fake.__aenter__()
+
+    async def kill(self) -> None:
+        await self.fake.kill()
+
+    async def hang(self) -> None:
+        self.fake.hang()
+
+    async def close(self) -> None:
+        await self.fake.__aexit__(None, None, None)
+
+
+class Telegram(Loopback):
     """A loopback Bot API server and what a bot against it needs."""
 
     name = "telegram"
@@ -58,9 +76,6 @@ class Telegram:
     def __init__(self) -> None:
         self.fake = FakeTelegram()
         self._ids = iter(range(1, 1000))
-
-    async def start(self) -> None:
-        await self.fake.__aenter__()
 
     def adapter_config(self) -> dict[str, Any]:
         return {"telegram": {"enabled": True, "token": self.fake.token, "base_url": self.fake.base_url}}
@@ -77,27 +92,14 @@ class Telegram:
     async def received_all(self) -> None:
         await until(lambda: self.fake.pending_updates == 0, "the bot to confirm its updates", timeout=15)
 
-    async def kill(self) -> None:
-        await self.fake.kill()
 
-    async def hang(self) -> None:
-        self.fake.hang()
-
-    async def close(self) -> None:
-        await self.fake.__aexit__(None, None, None)
-
-
-class Discord:
+class Discord(Loopback):
     """A loopback Discord (REST and gateway) and what a bot against it needs."""
 
     name = "discord"
 
     def __init__(self) -> None:
         self.fake = FakeDiscord()
-        self._said: list[str] = []
-
-    async def start(self) -> None:
-        await self.fake.__aenter__()
 
     def adapter_config(self) -> dict[str, Any]:
         return {"discord": {"enabled": True, "token": self.fake.token, "api_base": self.fake.api_base,
@@ -114,15 +116,6 @@ class Discord:
 
     async def received_all(self) -> None:
         await asyncio.sleep(0.5)  # sent on the open gateway connection: the bot has it; give it time to record
-
-    async def kill(self) -> None:
-        await self.fake.kill()
-
-    async def hang(self) -> None:
-        self.fake.hang()
-
-    async def close(self) -> None:
-        await self.fake.__aexit__(None, None, None)
 
 
 @dataclass
