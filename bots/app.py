@@ -216,6 +216,7 @@ class Runtime:
             if stop_requested.is_set():  # a second signal: stop waiting for a graceful end
                 hurry.set()
                 if on_second_signal is not None and signum:
+                    # Blocks the loop on purpose: nothing else is to run, the process ends next.
                     kept = self.store.flush(timeout=SECOND_SIGNAL_FLUSH)
                     log.warning("second stop signal: exiting now%s", "" if kept else
                                 " (the store did not confirm its last writes in time)")
