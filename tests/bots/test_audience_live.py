@@ -110,6 +110,8 @@ def big_log(tmp_path_factory) -> Path:
     return write_log(tmp_path_factory.mktemp("audience") / "big.jsonl", generated_room())
 
 
+@pytest.mark.one_process("the same graph code on a bigger room; the audience crosses Redis in the two tests below "
+                         "(its commands, replies as ties, the graph built on the worker and rebuilt from PostgreSQL)")
 async def test_the_generated_room_finds_its_groups_helper_and_seeds(deployment, big_log, data_dir):
     runtime, adapter = await replay(deployment, big_log, data_dir)
     try:
