@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
-__all__ = ["OneLineRetries", "one_line_retries"]
+__all__ = ["OneLineRetries", "one_line_retries", "cause"]
 
 
 class OneLineRetries(logging.Filter):
@@ -36,7 +36,6 @@ class OneLineRetries(logging.Filter):
             record.exc_info = record.exc_text = None
             record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         return True
-
 
     @staticmethod
     def _text(template: str, record: logging.LogRecord) -> str:

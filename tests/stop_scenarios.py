@@ -167,6 +167,14 @@ class Bot:
         with sqlite3.connect(self.home / "d" / "liveroom.db") as conn:
             return conn.execute("select direction, kind, text from events order by id").fetchall()
 
+    def received(self) -> list[str]:
+        """The texts of the stored inbound events, in order."""
+        return [text for direction, _, text in self.stored() if direction == "in"]
+
+    def sent_kinds(self) -> list[str]:
+        """The kinds of the stored outbound events (``reply``), in order."""
+        return [kind for direction, kind, _ in self.stored() if direction == "out"]
+
     def stderr(self) -> str:
         return (self.home / "stderr.txt").read_text(errors="replace")
 

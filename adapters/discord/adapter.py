@@ -53,7 +53,7 @@ from adapters.base import REPLY_FLUSH_GRACE, Adapter, AdapterError
 from adapters.commands import CommandSpec
 from adapters.discord import translate
 from adapters.discord.translate import ChannelInfo, Context, Ignored, RoleInfo, RolePolicy
-from adapters.library_logs import one_line_retries
+from adapters.library_logs import cause, one_line_retries
 from adapters.model import CommandEvent, FeedbackEvent, Reply, Role, User
 from adapters.outbox import Budget, Outbox
 from adapters.shards import shard_count_problem, shard_ids_problem
@@ -91,7 +91,6 @@ MAX_CHARS = 2000  # Discord's message content limit
 _BUDGET_WINDOW = 5.0  # seconds; channel_budget counts messages in any such window
 _INTERACTION_TTL = 14 * 60.0  # interaction tokens live 15 minutes; keep a margin
 _INTERACTION_WAIT = 5.0  # how long a reply waits for discord.py's Interaction object
-_STOP_FLUSH = REPLY_FLUSH_GRACE  # seconds stop() lets queued replies go out before closing
 #: Failures of a background call that mean the platform could not be reached or did not answer.
 _NETWORK_ERRORS = (OSError, asyncio.TimeoutError, aiohttp.ClientError, discord.DiscordServerError)
 _CLOSE_GRACE = 0.5  # seconds the gateway connection gets to end once the client is closed
@@ -577,7 +576,7 @@ class DiscordAdapter(Adapter):
         """Let queued replies go out (briefly), then close the connection; idempotent."""
         self._stopping = True
         if self._outbox.pending():
-            await asyncio.wait({asyncio.ensure_future(self._outbox.close())}, timeout=_STOP_FLUSH)
+            await asyncio.wait({asyncio.ensure_future(self._outbox.close())}, timeout=REPLY_FLUSH_GRACE)
         if self._client is not None:
             await self._close_client(self._client)
         connecting = self._connecting
@@ -606,7 +605,7 @@ class DiscordAdapter(Adapter):
             return
         error = task.exception()
         if isinstance(error, _NETWORK_ERRORS):  # the platform is away: expected, said in one line
-            log.warning("discord: %s failed: %s", task.get_name(), error or type(error).__name__)
+            log.warning("discord: %s failed (%s)", task.get_name(), cause(error))
         else:
             log.error("discord: %s failed: %s", task.get_name(), error, exc_info=error)
 

@@ -32,10 +32,8 @@ def assert_stopped_and_kept(bot: Bot, *, code: int = 0, within: float = STOP_WIT
     assert bot.proc is not None and bot.proc.returncode == code, where
     assert bot.stopped_in is not None and bot.stopped_in < within, f"stopped in {bot.stopped_in:.1f} s; {where}"
     assert "Traceback" not in err, where
-    stored = bot.stored()
-    received = [text for direction, kind, text in stored if direction == "in"]
-    assert received == [COMMAND, LAST_LINE], where
-    assert [kind for direction, kind, _ in stored if direction == "out"] == ["reply"], where
+    assert bot.received() == [COMMAND, LAST_LINE], where
+    assert bot.sent_kinds() == ["reply"], where
 
 
 @pytest.mark.parametrize("platform", [Telegram, Discord], ids=["telegram", "discord"])
